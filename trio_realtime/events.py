@@ -1,0 +1,443 @@
+"""Provider-neutral events, commands and the sans-IO protocol interface.
+
+Events are what a session yields to the application; commands are what the
+application asks of the provider. Both are frozen attrs values with no Trio in
+them. Each event keeps the wire message it came from in `raw` (the decoded
+message object of the provider's `messages` module), so nothing the provider
+said is lost by the translation.
+
+`RealtimeProtocol` is the interface both providers' sans-IO state machines
+implement (`trio_realtime.openai.protocol`, `trio_realtime.gemini.protocol`):
+commands and received wire messages in, neutral events and outgoing wire
+messages out.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import attrs
+
+from .audio import AudioFrame
+
+__all__ = [
+    "AudioOut",
+    "ClearAudio",
+    "Command",
+    "CommitAudio",
+    "EndActivity",
+    "EndAudioStream",
+    "Event",
+    "GoingAway",
+    "InputCommitted",
+    "Interrupt",
+    "Interrupted",
+    "InvalidToolCall",
+    "ReportPlayback",
+    "Respond",
+    "ResponseDone",
+    "ResponseStarted",
+    "ResumptionUpdate",
+    "RealtimeProtocol",
+    "Reconnected",
+    "SendImage",
+    "SendText",
+    "SendToolResult",
+    "ServerErrorEvent",
+    "SessionReady",
+    "SessionUpdated",
+    "SpeechStarted",
+    "SpeechStopped",
+    "StartActivity",
+    "TextOut",
+    "ToolCall",
+    "ToolCallCancelled",
+    "ToolSpec",
+    "Transcript",
+    "UpdateSession",
+    "Usage",
+]
+
+Role = Literal["user", "assistant"]
+
+
+# --------------------------------------------------------------------------- values
+
+
+@attrs.frozen
+class ToolSpec:
+    """A function tool as both providers declare it.
+
+    `parameters` is a JSON Schema object (``{"type": "object", "properties": …}``).
+    """
+
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] = attrs.field(
+        factory=lambda: {"type": "object", "properties": {}}
+    )
+
+
+@attrs.frozen
+class Usage:
+    """Token counts for one response (or one turn, for Gemini)."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    details: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+# --------------------------------------------------------------------------- events
+
+
+@attrs.frozen
+class Event:
+    """Base class of every provider-neutral event."""
+
+
+@attrs.frozen
+class SessionReady(Event):
+    """The provider accepted the session configuration; commands may flow."""
+
+    session_id: str | None = None
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class SessionUpdated(Event):
+    """The provider confirmed a configuration change."""
+
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class SpeechStarted(Event):
+    """The provider's voice activity detection heard the user start speaking."""
+
+    audio_start_ms: int | None = None
+    item_id: str | None = None
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class SpeechStopped(Event):
+    """The provider's voice activity detection heard the user stop speaking."""
+
+    audio_end_ms: int | None = None
+    item_id: str | None = None
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class InputCommitted(Event):
+    """The user's audio so far became a conversation item."""
+
+    item_id: str | None = None
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class Transcript(Event):
+    """Text of what the user said or the assistant spoke.
+
+    With ``final=False`` `text` is the newly arrived fragment; with
+    ``final=True`` it is the whole transcript of that item or turn.
+    """
+
+    role: Role
+    text: str
+    final: bool
+    item_id: str | None = None
+    response_id: str | None = None
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class ResponseStarted(Event):
+    """The model began a response."""
+
+    response_id: str | None = None
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class ResponseDone(Event):
+    """A response ended.
+
+    `status` is ``"completed"``, ``"cancelled"``, ``"incomplete"`` or ``"failed"``;
+    `reason` says why when it is not completed (``"turn_detected"``,
+    ``"client_cancelled"``, ``"max_output_tokens"``…).
+    """
+
+    response_id: str | None = None
+    status: str = "completed"
+    reason: str | None = None
+    usage: Usage | None = None
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class AudioOut(Event):
+    """A chunk of the assistant's speech.
+
+    `generation` counts interruptions: audio whose generation is older than the
+    session's current one belongs to an interrupted response and is never
+    delivered.
+    """
+
+    frame: AudioFrame
+    response_id: str | None = None
+    item_id: str | None = None
+    generation: int = 0
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class TextOut(Event):
+    """A fragment of the assistant's text output (text modality)."""
+
+    text: str
+    response_id: str | None = None
+    item_id: str | None = None
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class ToolCall(Event):
+    """The model asks the application to run a function tool."""
+
+    call_id: str
+    name: str
+    arguments: Mapping[str, Any]
+    response_id: str | None = None
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class InvalidToolCall(Event):
+    """The model called a tool with arguments that are not a JSON object."""
+
+    call_id: str
+    name: str
+    arguments_text: str
+    message: str
+    response_id: str | None = None
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class ToolCallCancelled(Event):
+    """The provider withdrew a tool call; its result is no longer wanted."""
+
+    call_id: str
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class Interrupted(Event):
+    """The current response was cut off.
+
+    `source` is ``"server"`` for the provider's barge-in and ``"local"`` for
+    `interrupt()`. No audio of the interrupted response follows this event.
+    """
+
+    response_id: str | None = None
+    source: Literal["server", "local"] = "server"
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class GoingAway(Event):
+    """The provider will close the connection soon (Gemini ``goAway``)."""
+
+    time_left: float | None = None
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class ResumptionUpdate(Event):
+    """A new session resumption handle (Gemini)."""
+
+    handle: str | None
+    resumable: bool
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class Reconnected(Event):
+    """The session moved to a new connection and carried on (resumption)."""
+
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class ServerErrorEvent(Event):
+    """The provider reported an error.
+
+    `fatal` is true when the session cannot go on after it.
+    """
+
+    message: str
+    code: str | int | None = None
+    type: str | None = None
+    param: str | None = None
+    event_id: str | None = None
+    fatal: bool = False
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@attrs.frozen
+class Command:
+    """Base class of every provider-neutral command."""
+
+
+@attrs.frozen
+class SendText(Command):
+    """Add a user text message; ask for a reply when `respond` is true."""
+
+    text: str
+    respond: bool = True
+
+
+@attrs.frozen
+class SendImage(Command):
+    """Add an image (encoded bytes, e.g. JPEG or PNG) to the user's input."""
+
+    data: bytes
+    mime_type: str = "image/jpeg"
+    respond: bool = False
+
+
+@attrs.frozen
+class Respond(Command):
+    """Ask the model to respond now, optionally with per-response instructions."""
+
+    instructions: str | None = None
+    out_of_band: bool = False
+    metadata: Mapping[str, str] | None = None
+
+
+@attrs.frozen
+class Interrupt(Command):
+    """Cut off the current response (cancel it and truncate what was not played)."""
+
+
+@attrs.frozen
+class CommitAudio(Command):
+    """End the user's turn in push-to-talk mode (OpenAI commit; Gemini activity end)."""
+
+    respond: bool = True
+
+
+@attrs.frozen
+class ClearAudio(Command):
+    """Discard audio sent since the last commit."""
+
+
+@attrs.frozen
+class StartActivity(Command):
+    """Mark the start of user speech when automatic detection is off."""
+
+
+@attrs.frozen
+class EndActivity(Command):
+    """Mark the end of user speech when automatic detection is off."""
+
+
+@attrs.frozen
+class EndAudioStream(Command):
+    """Tell the provider the microphone stream paused or ended."""
+
+
+@attrs.frozen
+class SendToolResult(Command):
+    """Answer a tool call. `output` is JSON-serialisable; `is_error` marks a failure."""
+
+    call_id: str
+    output: Any
+    is_error: bool = False
+    respond: bool = True
+
+
+@attrs.frozen
+class ReportPlayback(Command):
+    """Say how much of a response's audio the application has played, in ms."""
+
+    played_ms: int
+    item_id: str | None = None
+
+
+@attrs.frozen
+class UpdateSession(Command):
+    """Change the session's configuration. Fields left `None` stay as they are."""
+
+    instructions: str | None = None
+    voice: str | None = None
+    tools: Sequence[ToolSpec] | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+# --------------------------------------------------------------------------- protocol
+
+
+class RealtimeProtocol(abc.ABC):
+    """A provider's sans-IO state machine.
+
+    No Trio, no clock, no I/O: `receive` takes one wire message as it came off
+    the socket and returns the neutral events it means; `handle` takes a
+    command and returns the events it causes locally (for example
+    `Interrupted` for `Interrupt`). Outgoing wire messages accumulate in an
+    outbox drained by `data_to_send`, except input audio, which
+    `audio_message` encodes directly so the runtime can queue it behind
+    control messages.
+    """
+
+    #: Sample rate the provider wants for input audio.
+    input_sample_rate: int
+    #: Sample rate of the provider's output audio.
+    output_sample_rate: int
+
+    @property
+    @abc.abstractmethod
+    def ready(self) -> bool:
+        """Whether the provider accepted the session and commands may be sent."""
+
+    @property
+    @abc.abstractmethod
+    def generation(self) -> int:
+        """Number of interruptions so far; stamped on every `AudioOut`."""
+
+    @abc.abstractmethod
+    def start(self) -> None:
+        """Queue the opening messages (Gemini ``setup``; OpenAI's is sent on ``session.created``)."""
+
+    @abc.abstractmethod
+    def receive(self, data: str | bytes) -> list[Event]:
+        """Decode one wire message, update state, and return the events it means.
+
+        Raises:
+            trio_realtime.errors.ProtocolError: the message is malformed.
+        """
+
+    @abc.abstractmethod
+    def handle(self, command: Command) -> list[Event]:
+        """Apply a command: queue wire messages, return the local events it causes.
+
+        Raises:
+            trio_realtime.errors.ProtocolError: (``side="local"``) the command is
+                not valid in the current state.
+        """
+
+    @abc.abstractmethod
+    def audio_message(self, frame: AudioFrame) -> str:
+        """Encode one chunk of input audio, already at `input_sample_rate`, mono."""
+
+    @abc.abstractmethod
+    def data_to_send(self) -> list[str]:
+        """Drain and return the outbox, oldest first."""

@@ -1,0 +1,1 @@
+"""Offline testing tools: fake servers for both protocols, synthetic voice, faults."""
