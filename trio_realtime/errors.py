@@ -47,8 +47,13 @@ SECRET_QUERY = frozenset({"key", "api_key", "api-key", "access_token", "token", 
 
 REDACTED = "<redacted>"
 
-_BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s,;]+")
+# The token stops before a trailing full stop or quote, so sentences keep their end.
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s,;\"']*[^\s,;\"'.]")
 _KEYLIKE = re.compile(r"\b(sk-[A-Za-z0-9_-]{8,}|ek_[A-Za-z0-9_-]{8,}|AIza[0-9A-Za-z_-]{20,})")
+# Secret query parameters, for URLs that urlsplit() refuses.
+_SECRET_PARAM = re.compile(
+    r"(?i)([?&;](?:" + "|".join(re.escape(k) for k in sorted(SECRET_QUERY)) + r")=)[^&;#\s]*"
+)
 
 
 def redact_url(url: str) -> str:
@@ -56,7 +61,7 @@ def redact_url(url: str) -> str:
     try:
         parts = urlsplit(url)
     except ValueError:
-        return _KEYLIKE.sub(REDACTED, url)
+        return _KEYLIKE.sub(REDACTED, _SECRET_PARAM.sub(r"\1" + REDACTED, url))
     netloc = parts.netloc
     if "@" in netloc:
         netloc = REDACTED + "@" + netloc.rsplit("@", 1)[1]
@@ -85,6 +90,19 @@ def redact_headers(
 def redact_text(text: str) -> str:
     """Return `text` with bearer tokens and key-shaped strings replaced."""
     return _KEYLIKE.sub(REDACTED, _BEARER.sub(r"\1 " + REDACTED, text))
+
+
+def _redact_value(value: object) -> object:
+    """Redact the strings inside a decoded message (str, dict, list), leaving the rest."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: _redact_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_value(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_redact_value(v) for v in value)
+    return value
 
 
 class RealtimeError(Exception):
@@ -196,8 +214,8 @@ class ProtocolError(RealtimeError):
     ) -> None:
         super().__init__(message)
         self.side = side
-        self.raw = raw
-        self.problems = list(problems)
+        self.raw = _redact_value(raw)
+        self.problems = [redact_text(p) for p in problems]
 
 
 class ServerError(RealtimeError):
