@@ -291,6 +291,7 @@ def test_bytes_round_trip_property(data: bytes) -> None:
         (lambda: AudioFrame.from_bytes("abcd", 16000), "PCM16 data must be bytes-like, got str"),  # type: ignore[arg-type]
         (lambda: AudioFrame.from_bytes(b"\x00\x00", 0), "sample_rate must be a positive integer number of Hz, got 0"),
         (lambda: AudioFrame.from_bytes(b"\x00\x00", -16000), "sample_rate must be a positive integer number of Hz, got -16000"),
+        (lambda: AudioFrame.from_bytes(b"\x00\x00", 16000, 0), "channels must be a positive integer, got 0"),
         (lambda: AudioFrame(np.zeros(4, np.int16), 0), "sample_rate must be a positive integer number of Hz, got 0"),
         (lambda: AudioFrame(np.zeros(4, np.int16), 16000, 0), "channels must be a positive integer, got 0"),
         (lambda: AudioFrame(np.zeros(4, np.float32), 16000), "samples must have dtype int16, got float32; use AudioFrame.from_float() for float audio"),

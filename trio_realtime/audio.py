@@ -331,6 +331,10 @@ class Resampler:
         to_mono: average the channels into one.
         quality: soxr quality, one of ``"QQ"``, ``"LQ"``, ``"MQ"``, ``"HQ"``, ``"VHQ"``.
 
+    Attributes:
+        in_rate, out_rate, channels, to_mono, quality: as given.
+        out_channels: channel count of the frames returned (1 with `to_mono`).
+
     Raises:
         AudioError: a rate or the channel count is not a positive integer, or
             the quality is unknown.
@@ -352,7 +356,6 @@ class Resampler:
             raise AudioError(f"quality must be one of {', '.join(_QUALITIES)}, got {quality!r}")
         self.quality = quality
         self.to_mono = bool(to_mono)
-        #: Channel count of the frames this resampler returns.
         self.out_channels = 1 if self.to_mono else self.channels
         self._stream: Any = None
         if self.in_rate != self.out_rate:
@@ -437,6 +440,10 @@ class Rechunker:
             samples at `sample_rate`.
         channels: channel count of the stream.
 
+    Attributes:
+        sample_rate, chunk_ms, channels: as given.
+        chunk_samples: samples per channel in each whole chunk.
+
     Raises:
         AudioError: the rate or channel count is invalid, or `chunk_ms` is not
             a positive whole number of samples.
@@ -455,7 +462,6 @@ class Rechunker:
                 f"{self.sample_rate} Hz ({exact:g} samples)"
             )
         self.chunk_ms = chunk_ms
-        #: Samples per channel in each chunk.
         self.chunk_samples = size
         self._buf: npt.NDArray[np.int16] | None = None
         self._fill = 0
