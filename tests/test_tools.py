@@ -831,6 +831,13 @@ async def test_bad_arguments_raise_tool_argument_error(arguments: Any, message: 
     assert isinstance(info.value, RealtimeError)
 
 
+def test_null_for_an_optional_parameter_means_its_default() -> None:
+    # `units` does not admit None: null means "use the default".
+    assert strict.bind({"city": "a", "units": None, "count": None}) == ([], {"city": "a"})
+    # `place` admits None: null is passed through.
+    assert strict.bind({"city": "a", "place": None}) == ([], {"city": "a", "place": None})
+
+
 def test_good_arguments_for_the_strict_tool() -> None:
     args, kwargs = strict.bind(
         {"city": "a", "either": "green", "pos": {"n": 3}, "ratio": 2, "when": "2020-02-03"}
@@ -876,6 +883,21 @@ def test_str_argument_accepts_only_strings(value: Any) -> None:
 @given(st.lists(st.text(), max_size=10))
 def test_list_of_str_round_trips(values: list[str]) -> None:
     assert strict.bind({"city": "c", "cities": values})[1]["cities"] == values
+
+
+@given(st.builds(Place, st.text(), st.none() | st.integers()))
+def test_payload_of_a_record_structures_back_to_it(place: Place) -> None:
+    assert strict.bind({"city": "a", "place": tool_result_payload(place)})[1]["place"] == place
+
+
+@given(st.lists(st.sampled_from(Color)), st.sampled_from(Level))
+def test_enum_payloads_structure_back(colors: list[Color], level: Level) -> None:
+    @tool
+    def f(colors: list[Color], level: Level) -> None:
+        pass
+
+    args = {"colors": tool_result_payload(colors), "level": tool_result_payload(level)}
+    assert f.bind(args) == ([], {"colors": colors, "level": level})
 
 
 @given(json_values)

@@ -769,6 +769,7 @@ class _Param:
     required: bool
     default: Any
     context: bool
+    admits_none: bool
 
 
 def _is_context(tp: Any) -> bool:
@@ -880,7 +881,7 @@ class FunctionTool(Generic[P, R]):
             tp = hints[p.name]
             is_required = p.default is p.empty
             ctx = _is_context(tp)
-            params.append(_Param(p.name, tp, p.kind, is_required, p.default, ctx))
+            params.append(_Param(p.name, tp, p.kind, is_required, p.default, ctx, _admits_none(tp)))
             if ctx:
                 continue
             try:
@@ -916,6 +917,9 @@ class FunctionTool(Generic[P, R]):
         Returns:
             ``(args, kwargs)`` for calling `func`.
 
+        An explicit ``null`` for an optional parameter whose type does not
+        admit ``None`` counts as absent (models often send null for "unset").
+
         Raises:
             ToolArgumentError: `arguments` is not a JSON object, misses a
                 required argument, has an unknown one, or a value does not fit
@@ -939,6 +943,8 @@ class FunctionTool(Generic[P, R]):
                 if p.required:
                     problems.append(f"missing required argument {p.name!r}")
                 continue
+            if arguments[p.name] is None and not p.required and not p.admits_none:
+                continue  # null for an optional parameter: use its default
             try:
                 values[p.name] = _CONVERTER.structure(arguments[p.name], p.annotation)
             except Exception as exc:
