@@ -410,6 +410,54 @@ def test_partial_and_callable_object() -> None:
     assert adder(1) == 2
 
 
+class Greeter:
+    def __init__(self, greeting: str) -> None:
+        self.greeting = greeting
+
+    def greet(self, name: str) -> str:
+        """Greet someone.
+
+        Args:
+            name: Who.
+        """
+        return f"{self.greeting} {name}"
+
+
+async def test_bound_method_and_double_decoration() -> None:
+    greet = tool(Greeter("hi").greet)
+    assert greet.name == "greet"
+    assert _params(greet) == {
+        "type": "object",
+        "properties": {"name": {"description": "Who.", "type": "string"}},
+        "required": ["name"],
+        "additionalProperties": False,
+    }
+    with trio.fail_after(5):
+        assert await greet.invoke({"name": "Bo"}) == "hi Bo"
+    assert tool(greet) is greet
+    renamed = tool(greet, name="salute")
+    assert renamed.name == "salute"
+    assert renamed.func == greet.func
+    assert renamed.spec.parameters == greet.spec.parameters
+
+
+def test_long_values_are_cut_in_messages() -> None:
+    with pytest.raises(ToolArgumentError) as info:
+        strict.bind({"city": "a", "units": "x" * 100})
+    assert str(info.value) == "argument 'units': expected one of 'c', 'f', got '" + "x" * 58 + "…"
+
+    big = enum.Enum("Big", {f"V{i}": f"v{i}" for i in range(25)})  # type: ignore[misc]
+
+    def pick(v: Any) -> None:
+        pass
+
+    pick.__annotations__ = {"v": big, "return": None}
+    with pytest.raises(ToolArgumentError) as info:
+        tool(pick).bind({"v": "zz"})
+    listed = ", ".join(f"'v{i}'" for i in range(20))
+    assert str(info.value) == f"argument 'v': expected one of {listed}, … (25 in all), got 'zz'"
+
+
 def test_context_parameter_is_not_declared() -> None:
     @tool
     def who(ctx: ToolContext, name: str) -> str:

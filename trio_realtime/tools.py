@@ -453,6 +453,17 @@ def _got(value: Any) -> str:
     return type(value).__name__
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to `limit` characters (the model's text can be long)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _choices(values: Sequence[Any], limit: int = 20) -> str:
+    shown = ", ".join(_short(v) for v in values[:limit])
+    return shown if len(values) <= limit else f"{shown}, … ({len(values)} in all)"
+
+
 def _type_name(tp: Any) -> str:
     if tp is None or tp is _NoneType:
         return "None"
@@ -545,7 +556,7 @@ def _make_converter() -> cattrs.Converter:
             try:
                 return parse(v)
             except ValueError:
-                raise _Mismatch(f"expected {_type_name(kind)}, got {v!r}") from None
+                raise _Mismatch(f"expected {_type_name(kind)}, got {_short(v)}") from None
 
         return hook
 
@@ -567,25 +578,25 @@ def _make_converter() -> cattrs.Converter:
 
     def enum_factory(tp: Any) -> Callable[[Any, Any], Any]:
         members = list(tp)
-        choices = ", ".join(repr(m.value) for m in members)
+        choices = _choices([m.value for m in members])
 
         def hook(v: Any, _t: Any) -> Any:
             for m in members:
                 if same_scalar(m.value, v):
                     return m
-            raise _Mismatch(f"expected one of {choices}, got {v!r}")
+            raise _Mismatch(f"expected one of {choices}, got {_short(v)}")
 
         return hook
 
     def literal_factory(tp: Any) -> Callable[[Any, Any], Any]:
         literals = typing.get_args(tp)
-        choices = ", ".join(repr(a.value if isinstance(a, enum.Enum) else a) for a in literals)
+        choices = _choices([a.value if isinstance(a, enum.Enum) else a for a in literals])
 
         def hook(v: Any, _t: Any) -> Any:
             for a in literals:
                 if same_scalar(a.value if isinstance(a, enum.Enum) else a, v):
                     return a
-            raise _Mismatch(f"expected one of {choices}, got {v!r}")
+            raise _Mismatch(f"expected one of {choices}, got {_short(v)}")
 
         return hook
 
@@ -838,6 +849,10 @@ class FunctionTool(Generic[P, R]):
                 providers accept (letters, digits, ``_``, ``-``; at most 64;
                 not starting with a digit or ``-``).
         """
+        if isinstance(func, FunctionTool):
+            if name is None and description is None:
+                return func
+            func = func.func
         if not callable(func):
             raise TypeError(f"@tool needs a function, got {func!r}")
         base = func
