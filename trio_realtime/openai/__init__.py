@@ -1,0 +1,1 @@
+"""OpenAI Realtime: wire messages, codec, sans-IO protocol machine and configuration."""
