@@ -1139,3 +1139,20 @@ async def test_registry_run_is_cancellable(autojump_clock: trio.testing.MockCloc
 def test_unknown_tool_error_is_a_realtime_error() -> None:
     assert issubclass(UnknownToolError, RealtimeError)
     assert issubclass(ToolArgumentError, RealtimeError)
+
+
+def test_tools_module_does_not_import_trio() -> None:
+    import ast
+    from pathlib import Path
+
+    import trio_realtime.tools as mod
+
+    tree = ast.parse(Path(mod.__file__).read_text())
+    imported: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            imported.add(node.module.split(".")[0])
+    assert "cattrs" in imported
+    assert not imported & {"trio", "trio_websocket"}

@@ -49,7 +49,7 @@ import re
 import types
 import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Generic, Literal, ParamSpec, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, Union, overload
 
 import attrs
 import cattrs
@@ -73,8 +73,15 @@ __all__ = [
     "tool_result_payload",
 ]
 
-P = ParamSpec("P")
-R = TypeVar("R")
+if TYPE_CHECKING:
+    # Defaults (PEP 696) let a bare `FunctionTool` mean `FunctionTool[..., Any]`.
+    from typing_extensions import ParamSpec, TypeVar
+
+    P = ParamSpec("P", default=...)
+    R = TypeVar("R", default=Any)
+else:
+    P = typing.ParamSpec("P")
+    R = typing.TypeVar("R")
 
 logger = logging.getLogger("trio_realtime.tools")
 
@@ -1012,12 +1019,12 @@ def tool(
 
 
 def tool(
-    func: Callable[P, R] | None = None,
+    func: Callable[..., Any] | None = None,
     /,
     *,
     name: str | None = None,
     description: str | None = None,
-) -> FunctionTool[P, R] | Callable[[Callable[P, R]], FunctionTool[P, R]]:
+) -> Any:
     """Declare a function as a tool: ``@tool`` or ``@tool(name=..., description=...)``.
 
     The description defaults to the docstring's first paragraph; each
@@ -1031,7 +1038,7 @@ def tool(
     if func is not None:
         return FunctionTool.from_function(func, name=name, description=description)
 
-    def decorate(f: Callable[P, R]) -> FunctionTool[P, R]:
+    def decorate(f: Callable[..., Any]) -> FunctionTool[..., Any]:
         return FunctionTool.from_function(f, name=name, description=description)
 
     return decorate
