@@ -1,0 +1,431 @@
+"""`GeminiLive`: where and how to connect to the Gemini Live API, and the setup to send.
+
+Three ways in, chosen by the keywords given:
+
+- Gemini API with an API key (default): ``wss://generativelanguage.googleapis.com
+  /ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent``,
+  the key in the ``x-goog-api-key`` header (``key_in_url=True`` puts it in
+  ``?key=`` instead).
+- Gemini API with an ephemeral token (``access_token="auth_tokens/…"``):
+  ``BidiGenerateContentConstrained`` on ``v1alpha``, the token in an
+  ``Authorization: Token …`` header (or ``?access_token=`` with ``key_in_url``).
+- Vertex AI (``vertex_project=…``, or ``vertex=True`` with an API key for
+  express mode): the regional ``aiplatform`` host,
+  ``google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent``, an
+  OAuth bearer token (``access_token``), and the full model resource name.
+
+``url=`` replaces the whole URL (a proxy, a fake server); credentials are
+then sent when there are some and not required otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import attrs
+
+from .._config import ConnectionOptions, HasToolSpec, ProviderConfig, tool_specs
+from .._wire import NOT_GIVEN
+from ..errors import ConfigurationError, ProtocolError
+from ..events import ToolSpec
+from . import messages as m
+
+if TYPE_CHECKING:
+    from .protocol import GeminiProtocol
+
+__all__ = ["DEFAULT_MODEL", "GeminiLive"]
+
+#: The recommended Live model on the Gemini API (late 2026).
+DEFAULT_MODEL: Final = "gemini-3.8-live"
+
+_GEMINI_HOST: Final = "generativelanguage.googleapis.com"
+_KEY_ENV: Final = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
+
+
+def _check_text_input(_inst: Any, _attr: Any, value: str) -> None:
+    if value not in ("client_content", "realtime"):
+        raise ConfigurationError(
+            f"text_input must be 'client_content' or 'realtime', got {value!r}."
+        )
+
+
+def _check_modalities(_inst: Any, _attr: Any, value: Sequence[str]) -> None:
+    if isinstance(value, str) or not value or not all(isinstance(v, str) for v in value):
+        raise ConfigurationError(
+            f"response_modalities must be a non-empty list of strings such as ['AUDIO'], got {value!r}."
+        )
+
+
+@attrs.frozen(kw_only=True)
+class GeminiLive(ProviderConfig):
+    """Configuration of a Gemini Live session.
+
+    Attributes:
+        model: model id (``"gemini-3.8-live"``), or a full name (``"models/…"``,
+            ``"projects/…"``) used as is.
+        api_key: Gemini API key; default from ``GOOGLE_API_KEY``, then
+            ``GEMINI_API_KEY``, read when connecting. Never shown in reprs.
+        url: full WebSocket URL overriding the computed one.
+        voice: prebuilt voice name (``"Puck"``, ``"Kore"``…); server default if `None`.
+        instructions: system instruction text.
+        tools: function tools (`ToolSpec` or ``@tool`` functions), declared with
+            their JSON schema as ``parametersJsonSchema``.
+        language: BCP-47 speech language (``"en-US"``).
+        response_modalities: ``("AUDIO",)`` (native-audio models support nothing else)
+            or ``("TEXT",)``.
+        input_transcription: transcribe the user's speech.
+        output_transcription: transcribe the model's speech.
+        automatic_activity_detection: the server's voice activity detection; when
+            off, mark user turns with `StartActivity`/`EndActivity` (or `CommitAudio`).
+        start_of_speech_sensitivity: ``"START_SENSITIVITY_HIGH"``/``"…_LOW"``.
+        end_of_speech_sensitivity: ``"END_SENSITIVITY_HIGH"``/``"…_LOW"``.
+        prefix_padding_ms: speech needed before a start is committed.
+        silence_duration_ms: silence needed before an end is committed (latency).
+        activity_handling: ``"START_OF_ACTIVITY_INTERRUPTS"`` (server default) or
+            ``"NO_INTERRUPTION"``.
+        turn_coverage: which input belongs to a user turn (``"TURN_INCLUDES_…"``).
+        session_resumption: ask for resumption handles so a dropped or expiring
+            connection can carry on.
+        context_window_compression: sliding-window compression so sessions are
+            not capped by the context size.
+        compression_trigger_tokens: context size that triggers compression
+            (server default: 80 % of the window).
+        compression_target_tokens: size to compress down to (server default: half).
+        temperature: sampling temperature.
+        max_output_tokens: cap per response.
+        thinking_budget: thinking tokens (2.5 native-audio models only).
+        thinking_level: ``"MINIMAL"``… (3.1 models only).
+        proactive_audio: let the model ignore irrelevant input (2.5 models; always on in 3.8).
+        affective_dialog: emotion-aware replies (2.5 native-audio models only).
+        google_search: add the built-in Google Search tool.
+        text_input: how `SendText` travels: ``"client_content"`` (an ordered user
+            turn, works on every model) or ``"realtime"`` (``realtimeInput.text``,
+            the recommended path on 3.x; used only when a reply is wanted).
+        api_version: API version in the path; default ``v1beta`` (API key),
+            ``v1alpha`` (ephemeral token), ``v1beta1`` (Vertex).
+        key_in_url: send the key or token as a URL query parameter instead of a header.
+        access_token: an ephemeral token (``auth_tokens/…``) for the Gemini API,
+            or an OAuth access token for Vertex AI. Never shown in reprs.
+        vertex: use Vertex AI (implied by `vertex_project`); with only an API
+            key this is Vertex express mode.
+        vertex_project: Google Cloud project for Vertex AI.
+        vertex_location: Vertex AI region (``"us-central1"``, ``"global"``, ``"us"``, ``"eu"``).
+        setup_extra: wire fields (camelCase) merged into the ``setup`` message,
+            for options this class has no keyword for. The server closes the
+            session on names it does not know.
+        connection: transport knobs. The default waits up to 60 s for a pong
+            (pinging every 30 s): the service has been seen taking 8-30 s to
+            answer pings, so the usual 20 s would drop healthy connections.
+    """
+
+    provider = "gemini"
+
+    model: str = DEFAULT_MODEL
+    api_key: str | None = attrs.field(default=None, repr=False)
+    url: str | None = None
+    voice: str | None = None
+    instructions: str | None = None
+    tools: Sequence[ToolSpec | HasToolSpec] = ()
+    language: str | None = None
+    response_modalities: Sequence[str] = attrs.field(
+        default=("AUDIO",), validator=_check_modalities
+    )
+    input_transcription: bool = True
+    output_transcription: bool = True
+    automatic_activity_detection: bool = True
+    start_of_speech_sensitivity: str | None = None
+    end_of_speech_sensitivity: str | None = None
+    prefix_padding_ms: int | None = None
+    silence_duration_ms: int | None = None
+    activity_handling: str | None = None
+    turn_coverage: str | None = None
+    session_resumption: bool = True
+    context_window_compression: bool = True
+    compression_trigger_tokens: int | None = None
+    compression_target_tokens: int | None = None
+    temperature: float | None = None
+    max_output_tokens: int | None = None
+    thinking_budget: int | None = None
+    thinking_level: str | None = None
+    proactive_audio: bool | None = None
+    affective_dialog: bool | None = None
+    google_search: bool = False
+    text_input: Literal["client_content", "realtime"] = attrs.field(
+        default="client_content", validator=_check_text_input
+    )
+    api_version: str | None = None
+    key_in_url: bool = False
+    access_token: str | None = attrs.field(default=None, repr=False)
+    vertex: bool = False
+    vertex_project: str | None = None
+    vertex_location: str = "us-central1"
+    setup_extra: Mapping[str, Any] = attrs.field(factory=dict)
+    connection: ConnectionOptions = attrs.field(factory=lambda: _default_connection())
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise ConfigurationError(f"model must be a non-empty string, got {self.model!r}.")
+        try:
+            tool_specs(self.tools)
+        except TypeError as exc:
+            raise ConfigurationError(str(exc)) from None
+        if self.url is not None:
+            parts = urlsplit(self.url)
+            if parts.scheme not in ("ws", "wss") or not parts.netloc:
+                raise ConfigurationError(
+                    "url must be a ws:// or wss:// URL with a host, "
+                    f"got {self.url.split('?', 1)[0]!r}."
+                )
+
+    # ------------------------------------------------------------------ endpoint
+
+    @property
+    def is_vertex(self) -> bool:
+        """Whether this configuration talks to Vertex AI."""
+        return self.vertex or self.vertex_project is not None
+
+    def _api_key(self) -> str | None:
+        if self.api_key:
+            return self.api_key
+        for name in _KEY_ENV:
+            value = os.environ.get(name)
+            if value:
+                return value
+        return None
+
+    def model_name(self) -> str:
+        """The model as the ``setup`` message names it."""
+        model = self.model
+        if self.is_vertex:
+            if model.startswith(("projects/", "publishers/")):
+                return model
+            if self.vertex_project is None:  # express mode
+                return f"publishers/google/models/{model}"
+            return (
+                f"projects/{self.vertex_project}/locations/{self.vertex_location}"
+                f"/publishers/google/models/{model}"
+            )
+        if model.startswith(("models/", "tunedModels/")):
+            return model
+        return f"models/{model}"
+
+    def _default_url(self, *, ephemeral: bool) -> str:
+        if self.is_vertex:
+            version = self.api_version or "v1beta1"
+            loc = self.vertex_location
+            if loc == "global" or self.vertex_project is None:
+                host = "aiplatform.googleapis.com"
+            elif loc in ("us", "eu"):
+                host = f"aiplatform.{loc}.rep.googleapis.com"
+            else:
+                host = f"{loc}-aiplatform.googleapis.com"
+            return (
+                f"wss://{host}/ws/google.cloud.aiplatform.{version}"
+                ".LlmBidiService/BidiGenerateContent"
+            )
+        if ephemeral:
+            version = self.api_version or "v1alpha"
+            method = "BidiGenerateContentConstrained"
+        else:
+            version = self.api_version or "v1beta"
+            method = "BidiGenerateContent"
+        return (
+            f"wss://{_GEMINI_HOST}/ws/google.ai.generativelanguage.{version}"
+            f".GenerativeService.{method}"
+        )
+
+    def endpoint(self) -> tuple[str, list[tuple[str, str]]]:
+        """The WebSocket URL and headers, with credentials.
+
+        Raises:
+            ConfigurationError: no API key or token is available (and no `url`
+                override, which may point at a server that needs none).
+        """
+        token = self.access_token
+        key = None if token else self._api_key()
+        url = self.url or self._default_url(ephemeral=token is not None)
+        headers: list[tuple[str, str]] = []
+        query: list[tuple[str, str]] = []
+        if token:
+            if self.key_in_url:
+                query.append(("access_token", token))
+            elif self.is_vertex:
+                headers.append(("Authorization", f"Bearer {token}"))
+            else:
+                headers.append(("Authorization", f"Token {token}"))
+        elif key:
+            if self.key_in_url:
+                query.append(("key", key))
+            else:
+                headers.append(("x-goog-api-key", key))
+        elif self.url is None:
+            if self.is_vertex and self.vertex_project is not None:
+                raise ConfigurationError(
+                    "Vertex AI needs an OAuth access token: pass access_token= to GeminiLive "
+                    "(for example the output of `gcloud auth print-access-token`)."
+                )
+            raise ConfigurationError(
+                "No Gemini API key: pass api_key= to GeminiLive or set the "
+                "GOOGLE_API_KEY or GEMINI_API_KEY environment variable."
+            )
+        if query:
+            parts = urlsplit(url)
+            pairs = parse_qsl(parts.query, keep_blank_values=True) + query
+            url = urlunsplit(parts._replace(query=urlencode(pairs)))
+        return url, headers
+
+    def new_protocol(self, *, resumption_handle: str | None = None) -> GeminiProtocol:
+        """A fresh `GeminiProtocol`; `resumption_handle` goes into its ``setup``."""
+        from .protocol import GeminiProtocol
+
+        return GeminiProtocol(self, resumption_handle=resumption_handle)
+
+    # ------------------------------------------------------------------ setup
+
+    def setup_message(self, resumption_handle: str | None = None) -> m.ClientMessage:
+        """The ``setup`` message this configuration opens a session with.
+
+        Raises:
+            ConfigurationError: `setup_extra` does not make a valid setup.
+        """
+        gen = m.GenerationConfig(
+            response_modalities=list(self.response_modalities),
+            temperature=_given(self.temperature),
+            max_output_tokens=_given(self.max_output_tokens),
+            speech_config=(
+                m.SpeechConfig(
+                    voice_config=(
+                        m.VoiceConfig(
+                            prebuilt_voice_config=m.PrebuiltVoiceConfig(voice_name=self.voice)
+                        )
+                        if self.voice
+                        else NOT_GIVEN
+                    ),
+                    language_code=_given(self.language),
+                )
+                if self.voice or self.language
+                else NOT_GIVEN
+            ),
+            thinking_config=(
+                m.ThinkingConfig(
+                    thinking_budget=_given(self.thinking_budget),
+                    thinking_level=_given(self.thinking_level),
+                )
+                if self.thinking_budget is not None or self.thinking_level is not None
+                else NOT_GIVEN
+            ),
+            enable_affective_dialog=_given(self.affective_dialog),
+        )
+        tools: list[m.Tool] = []
+        specs = tool_specs(self.tools)
+        if specs:
+            tools.append(
+                m.Tool(
+                    function_declarations=[
+                        m.FunctionDeclaration(
+                            name=s.name,
+                            description=s.description or NOT_GIVEN,
+                            parameters_json_schema=dict(s.parameters),
+                        )
+                        for s in specs
+                    ]
+                )
+            )
+        if self.google_search:
+            tools.append(m.Tool(google_search={}))
+        aad: m.AutomaticActivityDetection | None = None
+        if not self.automatic_activity_detection:
+            aad = m.AutomaticActivityDetection(disabled=True)
+        elif any(
+            v is not None
+            for v in (
+                self.start_of_speech_sensitivity,
+                self.end_of_speech_sensitivity,
+                self.prefix_padding_ms,
+                self.silence_duration_ms,
+            )
+        ):
+            aad = m.AutomaticActivityDetection(
+                start_of_speech_sensitivity=_given(self.start_of_speech_sensitivity),
+                end_of_speech_sensitivity=_given(self.end_of_speech_sensitivity),
+                prefix_padding_ms=_given(self.prefix_padding_ms),
+                silence_duration_ms=_given(self.silence_duration_ms),
+            )
+        ric = (
+            m.RealtimeInputConfig(
+                automatic_activity_detection=aad if aad is not None else NOT_GIVEN,
+                activity_handling=_given(self.activity_handling),
+                turn_coverage=_given(self.turn_coverage),
+            )
+            if aad is not None or self.activity_handling or self.turn_coverage
+            else NOT_GIVEN
+        )
+        resumption: m.SessionResumptionConfig | Any = NOT_GIVEN
+        if self.session_resumption or resumption_handle:
+            resumption = m.SessionResumptionConfig(handle=resumption_handle or NOT_GIVEN)
+        compression: m.ContextWindowCompressionConfig | Any = NOT_GIVEN
+        if self.context_window_compression:
+            compression = m.ContextWindowCompressionConfig(
+                trigger_tokens=_given(self.compression_trigger_tokens),
+                sliding_window=m.SlidingWindow(
+                    target_tokens=_given(self.compression_target_tokens)
+                ),
+            )
+        setup = m.Setup(
+            model=self.model_name(),
+            generation_config=gen,
+            system_instruction=(
+                m.Content(parts=[m.Part(text=self.instructions)])
+                if self.instructions
+                else NOT_GIVEN
+            ),
+            tools=tools or NOT_GIVEN,
+            realtime_input_config=ric,
+            session_resumption=resumption,
+            context_window_compression=compression,
+            input_audio_transcription=(
+                m.AudioTranscriptionConfig() if self.input_transcription else NOT_GIVEN
+            ),
+            output_audio_transcription=(
+                m.AudioTranscriptionConfig() if self.output_transcription else NOT_GIVEN
+            ),
+            proactivity=(
+                m.ProactivityConfig(proactive_audio=self.proactive_audio)
+                if self.proactive_audio is not None
+                else NOT_GIVEN
+            ),
+        )
+        if self.setup_extra:
+            setup = self._merge_extra(setup)
+        return m.ClientMessage(setup=setup)
+
+    def _merge_extra(self, setup: m.Setup) -> m.Setup:
+        from .codec import _structure, converter
+
+        wire = _deep_merge(converter.unstructure(setup), self.setup_extra)
+        try:
+            merged: m.Setup = _structure(wire, m.Setup, what="setup (with setup_extra)")
+        except ProtocolError as exc:
+            raise ConfigurationError(str(exc)) from None
+        return merged
+
+
+def _default_connection() -> ConnectionOptions:
+    return ConnectionOptions(ping_interval=30.0, ping_timeout=60.0)
+
+
+def _given(value: Any) -> Any:
+    return NOT_GIVEN if value is None else value
+
+
+def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,693 @@
+"""The Gemini Live sans-IO protocol machine (pure: no Trio, no clock, no I/O).
+
+`GeminiProtocol` turns provider-neutral commands into Gemini client messages
+and Gemini server messages into provider-neutral events, and owns the state
+in between: whether ``setupComplete`` came, the current model turn and its
+synthesized response id (``"turn-1"``, ``"turn-2"``…), the transcripts being
+accumulated, the interruption generation, pending tool calls, and the latest
+usable session resumption handle.
+
+Behaviour worth knowing:
+
+- `start` queues ``setup``. Every command except `Interrupt` and
+  `ReportPlayback` before ``setupComplete`` raises `ProtocolError`
+  (``side="local"``): the service closes the socket on anything sent early,
+  and the runtime only hands out the session after `SessionReady`.
+- A model turn starts (`ResponseStarted`) with its first audio, text,
+  output transcription or tool call, and ends (`ResponseDone`) at
+  ``turnComplete`` with the latest non-empty ``usageMetadata`` of the turn.
+  A ``turnComplete`` with no content still yields a started/done pair, so a
+  caller waiting for a reply always gets one.
+- Transcripts: each ``inputTranscription``/``outputTranscription`` fragment is
+  a ``Transcript(final=False)``; the accumulated text is a
+  ``Transcript(final=True)`` at the end of the turn, at an interruption (what
+  was said so far), or, for the user, when a fragment says ``finished``.
+  ``interimInputTranscription`` (cumulative previews) yields no event.
+- Server barge-in (``interrupted``): `Interrupted`, the final transcripts, and
+  ``ResponseDone(status="cancelled", reason="interrupted")``; the generation
+  goes up and whatever else arrives for that turn, until its
+  ``turnComplete``, is dropped.
+- Local `Interrupt`: Gemini has no cancel message, so **nothing is sent**.
+  The generation goes up, `Interrupted` (``source="local"``) and the final
+  assistant transcript so far are returned, and the rest of the turn's audio,
+  text and transcription is dropped; ``ResponseDone(status="cancelled",
+  reason="client_cancelled")`` follows when the server ends the turn. New
+  user input (speech with automatic detection, or text) is what actually
+  stops the model.
+- `SendToolResult` answers with ``toolResponse.functionResponses`` carrying the
+  call's ``id`` and ``name`` and ``{"output": …}`` or ``{"error": …}``. A
+  result for a call the server cancelled is dropped silently (answering it
+  risks the connection); one for an unknown id raises.
+- `UpdateSession` raises: a Gemini session's configuration is fixed at
+  ``setup``, so changing it takes a reconnect (with the resumption handle),
+  which the runtime does.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal
+
+from .._wire import NOT_GIVEN, NotGiven
+from ..audio import AudioError, AudioFrame
+from ..errors import ProtocolError
+from ..events import (
+    AudioOut,
+    ClearAudio,
+    Command,
+    CommitAudio,
+    EndActivity,
+    EndAudioStream,
+    Event,
+    GoingAway,
+    Interrupt,
+    Interrupted,
+    RealtimeProtocol,
+    ReportPlayback,
+    Respond,
+    ResponseDone,
+    ResponseStarted,
+    ResumptionUpdate,
+    SendImage,
+    SendText,
+    SendToolResult,
+    ServerErrorEvent,
+    SessionReady,
+    SpeechStarted,
+    SpeechStopped,
+    StartActivity,
+    TextOut,
+    ToolCall,
+    ToolCallCancelled,
+    Transcript,
+    UpdateSession,
+    Usage,
+)
+from . import messages as m
+from .codec import converter, decode_server_message, encode_client_message
+
+if TYPE_CHECKING:
+    from .config import GeminiLive
+
+__all__ = ["GeminiProtocol"]
+
+INPUT_SAMPLE_RATE = 16000
+OUTPUT_SAMPLE_RATE = 24000
+_AUDIO_PREFIX = '{"realtimeInput":{"audio":{"mimeType":"audio/pcm;rate=16000","data":"'
+_AUDIO_SUFFIX = '"}}}'
+_LITTLE = sys.byteorder == "little"
+
+TurnState = Literal["idle", "active", "interrupted", "cancelled"]
+
+#: turnCompleteReason values that mean the turn did not end normally.
+_FAILED_REASONS = frozenset({"MALFORMED_FUNCTION_CALL"})
+_OK_REASONS = frozenset({"TURN_COMPLETE_REASON_UNSPECIFIED", "NEED_MORE_INPUT"})
+
+
+def _local(message: str) -> ProtocolError:
+    return ProtocolError(message, side="local")
+
+
+def _audio_rate(mime: str) -> int | None:
+    """The sample rate of a raw PCM MIME type, or None when it is not raw PCM audio."""
+    kind, *params = (p.strip() for p in mime.split(";"))
+    if kind.lower() not in ("audio/pcm", "audio/l16"):
+        return None
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "rate":
+            try:
+                rate = int(value.strip())
+            except ValueError:
+                return None
+            return rate if rate > 0 else None
+    return OUTPUT_SAMPLE_RATE
+
+
+def _usage(u: m.UsageMetadata) -> Usage:
+    output = u.response_token_count
+    if isinstance(output, NotGiven):
+        output = u.candidates_token_count
+    return Usage(
+        input_tokens=u.prompt_token_count
+        if not isinstance(u.prompt_token_count, NotGiven)
+        else None,
+        output_tokens=output if not isinstance(output, NotGiven) else None,
+        total_tokens=u.total_token_count if not isinstance(u.total_token_count, NotGiven) else None,
+        details=converter.unstructure(u),
+    )
+
+
+class GeminiProtocol(RealtimeProtocol):
+    """Sans-IO state machine of one Gemini Live connection.
+
+    Args:
+        config: the session configuration (it builds the ``setup`` message).
+        resumption_handle: a handle from an earlier connection; it goes into
+            ``setup.sessionResumption.handle``.
+    """
+
+    input_sample_rate = INPUT_SAMPLE_RATE
+    output_sample_rate = OUTPUT_SAMPLE_RATE
+
+    def __init__(self, config: GeminiLive, resumption_handle: str | None = None) -> None:
+        self._config = config
+        self._initial_handle = resumption_handle
+        self._handle = resumption_handle
+        self._started = False
+        self._ready = False
+        self._session_id: str | None = None
+        self._outbox: list[str] = []
+        self._generation = 0
+        self._turns = 0
+        self._response_id: str | None = None
+        self._state: TurnState = "idle"
+        self._user_text: list[str] = []
+        self._model_text: list[str] = []
+        self._usage: m.UsageMetadata | None = None
+        self._pending_calls: dict[str, str] = {}
+        self._cancelled_calls: set[str] = set()
+        self._synthetic_ids: set[str] = set()
+        self._calls = 0
+        self._activity_open = False
+        self._activity_audio = False
+        self._manual = not config.automatic_activity_detection
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def ready(self) -> bool:
+        """Whether ``setupComplete`` arrived."""
+        return self._ready
+
+    @property
+    def generation(self) -> int:
+        """Number of interruptions so far (stamped on every `AudioOut`)."""
+        return self._generation
+
+    @property
+    def resumption_handle(self) -> str | None:
+        """The latest resumable handle (or the one this connection started with)."""
+        return self._handle
+
+    @property
+    def response_id(self) -> str | None:
+        """Id of the model turn in progress, if any."""
+        return self._response_id
+
+    @property
+    def session_id(self) -> str | None:
+        """The session id from ``setupComplete`` (Vertex may send one)."""
+        return self._session_id
+
+    @property
+    def pending_tool_calls(self) -> Mapping[str, str]:
+        """Tool calls awaiting a result: call id -> function name."""
+        return dict(self._pending_calls)
+
+    def data_to_send(self) -> list[str]:
+        """Drain and return the queued client messages, oldest first."""
+        out, self._outbox = self._outbox, []
+        return out
+
+    def _send(self, msg: m.ClientMessage) -> None:
+        self._outbox.append(encode_client_message(msg))
+
+    # ------------------------------------------------------------------ start
+
+    def start(self) -> None:
+        """Queue the ``setup`` message (with the resumption handle, if any).
+
+        Raises:
+            ProtocolError: (``side="local"``) `start` was already called.
+        """
+        if self._started:
+            raise _local("start() was already called; a Gemini connection sends setup once.")
+        self._started = True
+        self._send(self._config.setup_message(self._initial_handle))
+
+    # ------------------------------------------------------------------ receive
+
+    def receive(self, data: str | bytes) -> list[Event]:
+        """Decode one server frame and return the neutral events it means.
+
+        Raises:
+            ProtocolError: the frame is malformed, or content arrived before
+                ``setupComplete``.
+        """
+        msg = decode_server_message(data)
+        if isinstance(msg, m.UnknownServerMessage):
+            return self._unknown(msg)
+        events: list[Event] = []
+        if not isinstance(msg.setup_complete, NotGiven):
+            events.append(self._setup_complete(msg, msg.setup_complete))
+        elif not self._ready and (
+            not isinstance(msg.server_content, NotGiven) or not isinstance(msg.tool_call, NotGiven)
+        ):
+            raise ProtocolError("The Gemini server sent content before setupComplete.", raw=data)
+        if not isinstance(msg.usage_metadata, NotGiven):
+            u = msg.usage_metadata
+            if u != m.UsageMetadata():
+                self._usage = u
+        if not isinstance(msg.voice_activity, NotGiven):
+            self._voice_activity(msg, msg.voice_activity, events)
+        if not isinstance(msg.voice_activity_detection_signal, NotGiven):
+            kind = msg.voice_activity_detection_signal.vad_signal_type
+            if kind == "VAD_SIGNAL_TYPE_SOS":
+                events.append(SpeechStarted(raw=msg))
+            elif kind == "VAD_SIGNAL_TYPE_EOS":
+                events.append(SpeechStopped(raw=msg))
+        if not isinstance(msg.server_content, NotGiven):
+            self._server_content(msg, msg.server_content, events)
+        if not isinstance(msg.tool_call, NotGiven):
+            self._tool_call(msg, msg.tool_call, events)
+        if not isinstance(msg.tool_call_cancellation, NotGiven):
+            ids = msg.tool_call_cancellation.ids
+            for call_id in ids if not isinstance(ids, NotGiven) else ():
+                self._pending_calls.pop(call_id, None)
+                self._cancelled_calls.add(call_id)
+                events.append(ToolCallCancelled(call_id=call_id, raw=msg))
+        if not isinstance(msg.session_resumption_update, NotGiven):
+            upd = msg.session_resumption_update
+            handle = (
+                upd.new_handle
+                if not isinstance(upd.new_handle, NotGiven) and upd.new_handle
+                else None
+            )
+            resumable = upd.resumable is True
+            if resumable and handle:
+                self._handle = handle
+            events.append(ResumptionUpdate(handle=handle, resumable=resumable, raw=msg))
+        if not isinstance(msg.go_away, NotGiven):
+            left = msg.go_away.time_left
+            events.append(
+                GoingAway(
+                    time_left=left.seconds if not isinstance(left, NotGiven) else None, raw=msg
+                )
+            )
+        return events
+
+    def _unknown(self, msg: m.UnknownServerMessage) -> list[Event]:
+        # The SDK treats an object with an error code as an in-band error; the
+        # service is not known to send one, but report it if it does.
+        err = msg.raw.get("error")
+        if isinstance(err, dict):
+            code = err.get("code")
+            return [
+                ServerErrorEvent(
+                    message=str(err.get("message") or "Gemini reported an error."),
+                    code=code if isinstance(code, (str, int)) else None,
+                    type=str(err["status"]) if "status" in err else None,
+                    raw=msg,
+                )
+            ]
+        return []
+
+    def _setup_complete(self, msg: m.ServerMessage, sc: m.SetupComplete) -> Event:
+        if not self._started:
+            raise ProtocolError("The Gemini server sent setupComplete before setup was sent.")
+        if self._ready:
+            raise ProtocolError("The Gemini server sent setupComplete twice.")
+        self._ready = True
+        self._session_id = sc.session_id if not isinstance(sc.session_id, NotGiven) else None
+        return SessionReady(session_id=self._session_id, raw=msg)
+
+    def _voice_activity(
+        self, msg: m.ServerMessage, va: m.VoiceActivity, events: list[Event]
+    ) -> None:
+        offset = va.audio_offset
+        ms = round(offset.seconds * 1000) if not isinstance(offset, NotGiven) else None
+        if va.voice_activity_type == "ACTIVITY_START":
+            events.append(SpeechStarted(audio_start_ms=ms, raw=msg))
+        elif va.voice_activity_type == "ACTIVITY_END":
+            events.append(SpeechStopped(audio_end_ms=ms, raw=msg))
+
+    def _begin_turn(self, msg: m.ServerMessage, events: list[Event]) -> None:
+        self._turns += 1
+        self._response_id = f"turn-{self._turns}"
+        self._state = "active"
+        self._model_text = []
+        events.append(ResponseStarted(response_id=self._response_id, raw=msg))
+
+    def _flush_user(self, msg: m.ServerMessage, events: list[Event]) -> None:
+        if self._user_text:
+            text = "".join(self._user_text)
+            self._user_text = []
+            events.append(Transcript(role="user", text=text, final=True, raw=msg))
+
+    def _flush_model(self, msg: m.ServerMessage, events: list[Event]) -> None:
+        if self._model_text:
+            text = "".join(self._model_text)
+            self._model_text = []
+            events.append(
+                Transcript(
+                    role="assistant",
+                    text=text,
+                    final=True,
+                    response_id=self._response_id,
+                    raw=msg,
+                )
+            )
+
+    def _done(
+        self,
+        msg: m.ServerMessage,
+        events: list[Event],
+        status: str,
+        reason: str | None,
+    ) -> None:
+        usage = _usage(self._usage) if self._usage is not None else None
+        self._usage = None
+        events.append(
+            ResponseDone(
+                response_id=self._response_id,
+                status=status,
+                reason=reason,
+                usage=usage,
+                raw=msg,
+            )
+        )
+
+    def _server_content(
+        self, msg: m.ServerMessage, sc: m.ServerContent, events: list[Event]
+    ) -> None:
+        tr = sc.input_transcription
+        if not isinstance(tr, NotGiven):
+            if not isinstance(tr.text, NotGiven) and tr.text:
+                self._user_text.append(tr.text)
+                events.append(Transcript(role="user", text=tr.text, final=False, raw=msg))
+            if tr.finished is True:
+                self._flush_user(msg, events)
+
+        turn = sc.model_turn
+        if not isinstance(turn, NotGiven) and not isinstance(turn.parts, NotGiven) and turn.parts:
+            if self._state == "idle":
+                self._begin_turn(msg, events)
+            if self._state == "active":
+                for part in turn.parts:
+                    self._part(msg, part, events)
+
+        out = sc.output_transcription
+        if not isinstance(out, NotGiven) and not isinstance(out.text, NotGiven) and out.text:
+            if self._state == "idle":
+                self._begin_turn(msg, events)
+            if self._state == "active":
+                self._model_text.append(out.text)
+                events.append(
+                    Transcript(
+                        role="assistant",
+                        text=out.text,
+                        final=False,
+                        response_id=self._response_id,
+                        raw=msg,
+                    )
+                )
+
+        if sc.interrupted is True:
+            self._server_interrupted(msg, events)
+
+        if sc.turn_complete is True:
+            self._turn_complete(msg, sc, events)
+
+    def _part(self, msg: m.ServerMessage, part: m.Part, events: list[Event]) -> None:
+        blob = part.inline_data
+        if not isinstance(blob, NotGiven) and not isinstance(blob.data, NotGiven):
+            mime = blob.mime_type if not isinstance(blob.mime_type, NotGiven) else "audio/pcm"
+            rate = _audio_rate(mime)
+            if rate is None:
+                return  # not raw PCM audio (e.g. an image); kept in `raw` only
+            try:
+                frame = AudioFrame.from_bytes(blob.data, rate)
+            except AudioError as exc:
+                raise ProtocolError(
+                    f"The Gemini server sent unusable audio in {self._response_id}: {exc}."
+                ) from None
+            events.append(
+                AudioOut(
+                    frame=frame,
+                    response_id=self._response_id,
+                    generation=self._generation,
+                    raw=msg,
+                )
+            )
+        if not isinstance(part.text, NotGiven) and part.text and part.thought is not True:
+            events.append(TextOut(text=part.text, response_id=self._response_id, raw=msg))
+
+    def _server_interrupted(self, msg: m.ServerMessage, events: list[Event]) -> None:
+        if self._state == "interrupted":
+            return
+        if self._state == "cancelled":
+            # Interrupted locally already: just close the response.
+            self._flush_user(msg, events)
+            self._done(msg, events, "cancelled", "client_cancelled")
+        else:
+            self._generation += 1
+            events.append(Interrupted(response_id=self._response_id, source="server", raw=msg))
+            self._flush_user(msg, events)
+            if self._state == "active":
+                self._flush_model(msg, events)
+                self._done(msg, events, "cancelled", "interrupted")
+        self._state = "interrupted"
+
+    def _turn_complete(
+        self, msg: m.ServerMessage, sc: m.ServerContent, events: list[Event]
+    ) -> None:
+        state = self._state
+        if state == "interrupted":
+            pass  # the response was closed at the interruption
+        elif state == "cancelled":
+            self._flush_user(msg, events)
+            self._done(msg, events, "cancelled", "client_cancelled")
+        else:
+            if state == "idle":
+                self._begin_turn(msg, events)
+            self._flush_user(msg, events)
+            self._flush_model(msg, events)
+            reason = (
+                sc.turn_complete_reason
+                if not isinstance(sc.turn_complete_reason, NotGiven)
+                else None
+            )
+            if reason is None or reason in _OK_REASONS:
+                self._done(msg, events, "completed", None)
+            elif reason in _FAILED_REASONS:
+                self._done(msg, events, "failed", reason.lower())
+            else:
+                self._done(msg, events, "incomplete", reason.lower())
+        self._state = "idle"
+        self._response_id = None
+        self._model_text = []
+
+    def _tool_call(self, msg: m.ServerMessage, tc: m.ToolCall, events: list[Event]) -> None:
+        calls = tc.function_calls if not isinstance(tc.function_calls, NotGiven) else []
+        if calls and self._state == "idle":
+            self._begin_turn(msg, events)
+        for fc in calls:
+            name = fc.name if not isinstance(fc.name, NotGiven) else ""
+            if not isinstance(fc.id, NotGiven) and fc.id:
+                call_id = fc.id
+            else:
+                self._calls += 1
+                call_id = f"call-{self._calls}"
+                self._synthetic_ids.add(call_id)
+            self._pending_calls[call_id] = name
+            self._cancelled_calls.discard(call_id)
+            events.append(
+                ToolCall(
+                    call_id=call_id,
+                    name=name,
+                    arguments=fc.args if not isinstance(fc.args, NotGiven) else {},
+                    response_id=self._response_id,
+                    raw=msg,
+                )
+            )
+
+    # ------------------------------------------------------------------ commands
+
+    def _require_ready(self, what: str) -> None:
+        if not self._ready:
+            raise _local(
+                f"Cannot {what} before the Gemini server acknowledged the setup "
+                "(wait for SessionReady); it closes the connection on early input."
+            )
+
+    def handle(self, command: Command) -> list[Event]:
+        """Apply a command: queue client messages and return local events.
+
+        Raises:
+            ProtocolError: (``side="local"``) the command is not possible on
+                Gemini Live or not in the current state (see the module docs).
+        """
+        if isinstance(command, ReportPlayback):
+            return []  # Gemini needs no playback report (no truncation)
+        if isinstance(command, Interrupt):
+            return self._interrupt()
+        if isinstance(command, UpdateSession):
+            raise _local(
+                "A Gemini Live session's configuration cannot change on an open connection; "
+                "it takes a reconnect with the session resumption handle and a new setup."
+            )
+        self._require_ready(f"send {type(command).__name__}")
+        if isinstance(command, SendText):
+            self._send_text(command)
+        elif isinstance(command, SendImage):
+            self._send_image(command)
+        elif isinstance(command, Respond):
+            if command.instructions is not None or command.out_of_band or command.metadata:
+                raise _local(
+                    "Gemini Live cannot take per-response instructions, out-of-band "
+                    "responses or metadata; send text or use the session instructions."
+                )
+            self._send(m.ClientMessage(client_content=m.ClientContent(turn_complete=True)))
+        elif isinstance(command, StartActivity):
+            self._start_activity()
+        elif isinstance(command, EndActivity):
+            self._end_activity("EndActivity")
+        elif isinstance(command, CommitAudio):
+            if self._manual:
+                self._end_activity("CommitAudio")
+            else:
+                self._realtime(m.RealtimeInput(audio_stream_end=True))
+        elif isinstance(command, EndAudioStream):
+            if self._manual:
+                raise _local(
+                    "EndAudioStream is only for automatic activity detection; with it off, "
+                    "end the user's turn with EndActivity."
+                )
+            self._realtime(m.RealtimeInput(audio_stream_end=True))
+        elif isinstance(command, SendToolResult):
+            self._tool_result(command)
+        elif isinstance(command, ClearAudio):
+            raise _local("Gemini Live cannot discard audio it has already received.")
+        else:
+            raise _local(f"Gemini Live does not support the command {type(command).__name__}.")
+        return []
+
+    def _realtime(self, ri: m.RealtimeInput) -> None:
+        self._send(m.ClientMessage(realtime_input=ri))
+
+    def _send_text(self, cmd: SendText) -> None:
+        if not isinstance(cmd.text, str):
+            raise _local(f"SendText needs a string, got {type(cmd.text).__name__}.")
+        if cmd.respond and self._config.text_input == "realtime":
+            self._realtime(m.RealtimeInput(text=cmd.text))
+            return
+        self._send(
+            m.ClientMessage(
+                client_content=m.ClientContent(
+                    turns=[m.Content(role="user", parts=[m.Part(text=cmd.text)])],
+                    turn_complete=cmd.respond,
+                )
+            )
+        )
+
+    def _send_image(self, cmd: SendImage) -> None:
+        blob = m.Blob(mime_type=cmd.mime_type, data=bytes(cmd.data))
+        if not cmd.respond:
+            self._realtime(m.RealtimeInput(video=blob))
+            return
+        self._send(
+            m.ClientMessage(
+                client_content=m.ClientContent(
+                    turns=[m.Content(role="user", parts=[m.Part(inline_data=blob)])],
+                    turn_complete=True,
+                )
+            )
+        )
+
+    def _start_activity(self) -> None:
+        if not self._manual:
+            raise _local(
+                "StartActivity needs automatic_activity_detection=False; "
+                "the server detects speech itself."
+            )
+        if self._activity_open:
+            raise _local("StartActivity while an activity is already open (nesting is ignored).")
+        self._activity_open = True
+        self._activity_audio = False
+        self._realtime(m.RealtimeInput(activity_start=m.ActivityStart()))
+
+    def _end_activity(self, what: str) -> None:
+        if not self._manual:
+            raise _local(
+                f"{what} as an activity end needs automatic_activity_detection=False; "
+                "the server detects the end of speech itself."
+            )
+        if not self._activity_open:
+            raise _local(f"{what} without a StartActivity before it.")
+        if not self._activity_audio:
+            raise _local(
+                f"{what} right after StartActivity with no audio in between; "
+                "Gemini closes the connection on an empty activity."
+            )
+        self._activity_open = False
+        self._realtime(m.RealtimeInput(activity_end=m.ActivityEnd()))
+
+    def _tool_result(self, cmd: SendToolResult) -> None:
+        call_id = cmd.call_id
+        if call_id in self._cancelled_calls:
+            return  # the server withdrew this call; answering it risks the connection
+        name = self._pending_calls.get(call_id)
+        if name is None:
+            raise _local(f"SendToolResult for unknown tool call id {call_id!r}.")
+        response = {"error" if cmd.is_error else "output": cmd.output}
+        try:
+            json.dumps(response)
+        except (TypeError, ValueError) as exc:
+            raise _local(f"The result of tool call {call_id!r} is not JSON: {exc}.") from None
+        del self._pending_calls[call_id]
+        fr = m.FunctionResponse(
+            id=NOT_GIVEN if call_id in self._synthetic_ids else call_id,
+            name=name,
+            response=response,
+        )
+        self._send(m.ClientMessage(tool_response=m.ToolResponse(function_responses=[fr])))
+
+    def _interrupt(self) -> list[Event]:
+        self._generation += 1
+        events: list[Event] = [Interrupted(response_id=self._response_id, source="local")]
+        if self._state == "active":
+            if self._model_text:
+                text = "".join(self._model_text)
+                self._model_text = []
+                events.append(
+                    Transcript(
+                        role="assistant", text=text, final=True, response_id=self._response_id
+                    )
+                )
+            self._state = "cancelled"
+        return events
+
+    # ------------------------------------------------------------------ audio
+
+    def audio_message(self, frame: AudioFrame) -> str:
+        """Encode one chunk of 16 kHz mono PCM as ``realtimeInput.audio``.
+
+        Raises:
+            AudioError: the frame is not 16 kHz mono.
+            ProtocolError: (``side="local"``) ``setupComplete`` has not arrived.
+        """
+        if frame.sample_rate != INPUT_SAMPLE_RATE or frame.channels != 1:
+            raise AudioError(
+                f"Gemini Live takes 16000 Hz mono input audio, got {frame.sample_rate} Hz "
+                f"with {frame.channels} channel(s); resample first."
+            )
+        self._require_ready("send audio")
+        if self._activity_open:
+            self._activity_audio = True
+        samples = frame.samples
+        if _LITTLE and samples.flags.c_contiguous and samples.dtype.byteorder in ("=", "<"):
+            # Straight from the array's buffer: no intermediate bytes copy.
+            b64 = binascii.b2a_base64(memoryview(samples), newline=False)  # type: ignore[arg-type]
+        else:
+            b64 = binascii.b2a_base64(frame.to_bytes(), newline=False)
+        return _AUDIO_PREFIX + b64.decode("ascii") + _AUDIO_SUFFIX
+
+    def __repr__(self) -> str:
+        return (
+            f"<GeminiProtocol ready={self._ready} state={self._state} "
+            f"response={self._response_id!r} generation={self._generation}>"
+        )
