@@ -98,6 +98,11 @@ class Private:
     _secret: str
 
 
+@attrs.define
+class Untyped:
+    a = attrs.field()  # type: ignore[var-annotated]
+
+
 @dataclasses.dataclass
 class Point:
     x: float
@@ -514,6 +519,10 @@ def _nested_bad(xs: list[Opaque]) -> None:
     pass
 
 
+def _untyped_field(u: Untyped) -> None:
+    pass
+
+
 UNSUPPORTED = [
     (
         _no_annotation,
@@ -538,6 +547,10 @@ UNSUPPORTED = [
         "tool '_unresolvable': cannot resolve the type hints (NameError: name 'NoSuchType' is not defined)",
     ),
     (_nested_bad, "tool '_nested_bad': parameter 'xs': Opaque is not a supported parameter type"),
+    (
+        _untyped_field,
+        "tool '_untyped_field': parameter 'u': field 'a' of Untyped has no type annotation",
+    ),
 ]
 
 

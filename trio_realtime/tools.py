@@ -224,6 +224,8 @@ def _record_fields(cls: type) -> list[_Field]:
         for a in attrs.fields(cls):
             if not a.init:
                 continue
+            if a.type is None:
+                raise _Unsupported(f"field {a.name!r} of {cls.__qualname__} has no type annotation")
             if a.default is attrs.NOTHING:
                 out.append(_Field(a.alias, a.type, True, attrs.NOTHING))
             elif isinstance(a.default, attrs.Factory):  # type: ignore[arg-type]
