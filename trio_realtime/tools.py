@@ -938,11 +938,11 @@ class FunctionTool(Generic[P, R]):
     ) -> tuple[list[Any], dict[str, Any]]:
         """Structure and validate the model's `arguments` into call arguments.
 
-        Returns:
-            ``(args, kwargs)`` for calling `func`.
-
         An explicit ``null`` for an optional parameter whose type does not
         admit ``None`` counts as absent (models often send null for "unset").
+
+        Returns:
+            ``(args, kwargs)`` for calling `func`.
 
         Raises:
             ToolArgumentError: `arguments` is not a JSON object, misses a
