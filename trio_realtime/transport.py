@@ -1,0 +1,1030 @@
+"""One WebSocket connection over trio-websocket, with every failure mapped to `errors`.
+
+This is the only module of the library that imports trio-websocket (on the
+client side). It fixes the defaults that are wrong for realtime audio (a queue
+of one message, a 1 MiB size limit, 4 KiB reads, 60 s timeouts, a ``ping()``
+that waits forever) and contains the close-time races listed in
+``conventions.md``:
+
+- the peer's close frame, a dropped TCP connection, a message over
+  ``max_size`` and a frame wsproto cannot parse each end the connection with a
+  recorded `failure` (`ConnectionLost` or `ProtocolError`) instead of an
+  exception in a background task;
+- an automatic pong (or a keepalive ping) while our own close is in flight,
+  and a send while the peer is closing, are treated as "closed", never as a
+  crash;
+- leaving the block closes the socket gracefully within ``close_timeout``
+  (shielded from outside cancellation), then forcefully, and leaves no task
+  running; exactly one exception reaches the caller.
+
+Received messages are handed over without an extra task switch: trio-websocket's
+reader task puts each complete message into ``_send_channel``; we replace that
+channel with `_MessageSink`, which either calls ``on_message`` right there or
+buffers the message for `Connection.receive`. Every reliance on trio-websocket
+internals lives in this module and is checked by `_internals_problems` (a test
+fails loudly when an upgrade breaks it, and opening a connection refuses to run
+on an incompatible version).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import math
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from typing import NoReturn
+from urllib.parse import urlsplit
+
+import trio
+import trio.lowlevel
+import trio_websocket
+import wsproto
+import wsproto.events
+import wsproto.utilities
+from trio_websocket import ConnectionClosed, ConnectionRejected, WebSocketConnection
+from wsproto.connection import ConnectionState
+
+from .errors import (
+    ConfigurationError,
+    ConnectionLost,
+    HandshakeError,
+    ProtocolError,
+    RealtimeError,
+    SessionClosed,
+    redact_url,
+)
+
+__all__ = ["Connection", "open_connection"]
+
+log = logging.getLogger("trio_realtime.transport")
+
+MessageHandler = Callable[[str | bytes], None]
+CloseHandler = Callable[[RealtimeError | None], None]
+
+_TOO_BIG_PREFIX = "Exceeded maximum message size"
+
+
+# --------------------------------------------------------------------------- internals check
+
+
+def _internals_problems() -> list[str]:
+    """List what this module expects of trio-websocket's internals but does not find.
+
+    An empty list means the installed trio-websocket matches what this module
+    was written against (0.12.2). Checked once per process before the first
+    connection opens, and by the test suite.
+    """
+    problems: list[str] = []
+    cls = WebSocketConnection
+    for name in (
+        "_reader_task",
+        "_send",
+        "_handle_ping_event",
+        "_handle_message_event",
+        "_handle_close_connection_event",
+        "_close_web_socket",
+        "_abort_web_socket",
+    ):
+        if not callable(getattr(cls, name, None)):
+            problems.append(f"WebSocketConnection.{name} is missing")
+    expected_source = {
+        "__init__": [
+            "self._send_channel, self._recv_channel",
+            "self._close_reason",
+            "self._wsproto = ws_connection",
+            "self._stream = stream",
+            "self._open_handshake = trio.Event()",
+        ],
+        "_reader_task": [
+            "async with self._send_channel:",
+            "Ping: self._handle_ping_event",
+            "except ConnectionClosed:",
+        ],
+        "_handle_message_event": ["await self._send_channel.send(msg)", _TOO_BIG_PREFIX],
+        "_close_web_socket": [
+            "self._close_reason = CloseReason(code, reason)",
+            "await self._send_channel.aclose()",
+        ],
+        "_handle_accept_connection_event": ["self._open_handshake.set()"],
+    }
+    for name, fragments in expected_source.items():
+        try:
+            source = inspect.getsource(getattr(cls, name))
+        except (AttributeError, OSError, TypeError):
+            problems.append(f"cannot read the source of WebSocketConnection.{name}")
+            continue
+        for fragment in fragments:
+            if fragment not in source:
+                problems.append(f"WebSocketConnection.{name} no longer contains {fragment!r}")
+    return problems
+
+
+_internals_checked = False
+
+
+def _check_internals() -> None:
+    global _internals_checked
+    if _internals_checked:
+        return
+    problems = _internals_problems()
+    if problems:
+        raise RealtimeError(
+            f"trio-websocket {getattr(trio_websocket, '__version__', '?')} is not compatible "
+            "with trio_realtime.transport, which relies on some of its internals: "
+            + "; ".join(problems)
+        )
+    _internals_checked = True
+
+
+# --------------------------------------------------------------------------- the sink
+
+
+class _MessageSink:
+    """Stands in for trio-websocket's internal ``_send_channel``.
+
+    trio-websocket's reader task calls ``send(message)`` for each complete
+    message, ``aclose()`` when the WebSocket has closed (after setting its
+    close reason), and enters it with ``async with`` for its whole life, so
+    ``aclose()`` also runs when the reader ends for any other reason.
+    """
+
+    __slots__ = ("_conn", "_ws")
+
+    def __init__(self, conn: Connection, ws: WebSocketConnection) -> None:
+        self._conn = conn
+        self._ws = ws
+
+    async def send(self, message: str | bytes) -> None:
+        conn = self._conn
+        # Once either side has started closing, or the connection failed, later
+        # messages are dropped (after a message over max_size, trio-websocket
+        # would otherwise still hand over the rest of the batch).
+        if conn._dropping or self._ws._close_reason is not None:
+            return
+        on_message = conn._on_message
+        if on_message is not None:
+            # The hot path: handed over synchronously inside the reader task.
+            try:
+                on_message(message)
+            except Exception as exc:  # recorded, never crashes the reader
+                conn._handler_failed(exc)
+            return
+        # Raises ClosedResourceError/BrokenResourceError once the connection has
+        # ended or the receive side was closed: trio-websocket ignores those.
+        await conn._queue_send.send(message)
+
+    async def aclose(self) -> None:
+        self._conn._reader_saw_end()
+        await trio.lowlevel.checkpoint()
+
+    async def __aenter__(self) -> _MessageSink:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+# --------------------------------------------------------------------------- Connection
+
+
+class Connection:
+    """An open WebSocket connection, as yielded by `open_connection`.
+
+    Attributes:
+        url: the URL that was dialled, with secrets redacted.
+        closed: whether the connection has ended (or our close has begun).
+        close_code: the close code: the peer's, ours (the one we sent), 1006 for
+            a dropped connection; `None` while open.
+        close_reason: the close reason that goes with `close_code`.
+        failure: why the connection ended, or `None` when it was our own clean
+            close (or is still open).
+
+    The close attributes are set before anything waiting on the connection
+    (`receive`, `wait_closed`, ``on_close``) is woken.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        ping_interval: float | None,
+        ping_timeout: float,
+        close_timeout: float,
+        max_size: int,
+        max_queue: int,
+        on_message: MessageHandler | None,
+        on_close: CloseHandler | None,
+    ) -> None:
+        self.url = redact_url(url)
+        self.closed = False
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
+        self.failure: RealtimeError | None = None
+        self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
+        self._close_timeout = close_timeout
+        self._max_size = max_size
+        self._on_message = on_message
+        self._on_close = on_close
+        self._queue_send, self._queue_receive = trio.open_memory_channel[str | bytes](
+            max_queue if on_message is None else 0
+        )
+        self._ws: WebSocketConnection | None = None
+        self._nursery: trio.Nursery | None = None
+        self._opened = False
+        self._accepted = False
+        self._rejection: HandshakeError | None = None
+        self._reader_error: BaseException | None = None
+        self._local_close = False  # close() was called by us (user, exit, failure)
+        self._dropping = False  # no more messages are handed over
+        self._ended = trio.Event()
+        self._reader_done = trio.Event()
+        # The reader must outlive a cancellation from outside long enough to
+        # read the peer's answer to our close frame: it is shielded, and
+        # stopped explicitly once the socket is released.
+        self._reader_scope = trio.CancelScope(shield=True)
+        self._closing = False
+        self._released = trio.Event()
+        # The close code a failure asked for; it wins over the caller's.
+        self._close_with: tuple[int, str] | None = None
+
+    def __repr__(self) -> str:
+        state = "open" if not self.closed else f"closed code={self.close_code}"
+        return f"<Connection {self.url} {state}>"
+
+    # ------------------------------------------------------------------ public
+
+    async def send(self, message: str | bytes) -> None:
+        """Send one text (`str`) or binary (`bytes`) message.
+
+        Returns once the frame has been handed to the socket. Cancelling it may
+        leave a partial frame behind, after which the connection is unusable.
+
+        Raises:
+            SessionClosed: the connection was closed by us.
+            ConnectionLost: the connection ended (peer close, drop, failure);
+                chained to the recorded `failure`.
+        """
+        ws = self._ws
+        if ws is None or self._local_close or self._ended.is_set():
+            await trio.lowlevel.checkpoint()
+            self._raise_ended()
+        with self._map_exceptions():
+            await ws.send_message(message)
+
+    async def receive(self) -> str | bytes:
+        """Return the next received message, in order.
+
+        Only available when the connection was opened without ``on_message``.
+        After the peer closes, messages it sent before closing are still
+        returned first; after our own close, they are discarded.
+
+        Raises:
+            ConfigurationError: the connection was opened with ``on_message``.
+            ConnectionLost: the peer closed, the connection dropped, or it failed.
+            SessionClosed: we closed the connection.
+        """
+        if self._on_message is not None:
+            raise ConfigurationError(
+                "receive() cannot be used on a connection opened with on_message: "
+                "every message is already handed to the callback."
+            )
+        try:
+            return await self._queue_receive.receive()
+        except trio.EndOfChannel:
+            self._raise_ended()
+        except trio.ClosedResourceError:
+            raise SessionClosed(f"The connection to {self.url} is closed.") from None
+
+    async def aclose(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection: send a close frame and wait for the reply.
+
+        Idempotent. Always releases the socket: the graceful close takes at most
+        ``close_timeout`` seconds, and is shielded from outside cancellation for
+        that long, after which the socket is closed without ceremony. Messages
+        not yet received are discarded; later `receive` calls raise
+        `SessionClosed`. Unless the connection had already failed, `failure`
+        stays `None` and `close_code` is the `code` given here.
+
+        Args:
+            code: the WebSocket close code to send (1000 = normal closure).
+            reason: a short reason sent with it (at most 123 UTF-8 bytes).
+        """
+        self._begin_local_close(code, reason)
+        await self._close(code, reason)
+
+    async def wait_closed(self) -> None:
+        """Wait until the connection has ended, for any reason (see `failure`)."""
+        await self._ended.wait()
+
+    # ------------------------------------------------------------------ ending
+
+    def _record_end(self, failure: RealtimeError | None, code: int, reason: str) -> None:
+        """Record how the connection ended (first call wins), then wake waiters."""
+        if self._ended.is_set():
+            return
+        self.closed = True
+        self.close_code = code
+        self.close_reason = reason
+        self.failure = failure
+        self._dropping = True
+        # Receivers first drain what was already queued, then see EndOfChannel.
+        self._queue_send.close()
+        self._ended.set()
+        if failure is not None:
+            log.debug("connection to %s ended: %s", self.url, failure)
+        on_close = self._on_close
+        if on_close is not None and self._opened:
+            try:
+                on_close(failure)
+            except Exception:
+                log.exception("the on_close callback of the connection to %s failed", self.url)
+
+    def _begin_local_close(self, code: int, reason: str) -> None:
+        if not self._local_close:
+            self._local_close = True
+            self._dropping = True
+            self._queue_receive.close()
+        self._record_end(None, code, reason)
+
+    def _handler_failed(self, exc: Exception) -> None:
+        """``on_message`` raised: record it, then close from a task of ours."""
+        if isinstance(exc, ProtocolError):
+            failure: RealtimeError = exc
+            code, reason = 1002, "protocol error"
+        elif isinstance(exc, RealtimeError):
+            failure = exc
+            code, reason = 1011, "internal error"
+        else:
+            failure = RealtimeError(
+                "The connection was closed because handling a received message failed: "
+                f"{type(exc).__name__}: {exc}"
+            )
+            failure.__cause__ = exc
+            code, reason = 1011, "internal error"
+        self._fail_and_close(failure, code, reason)
+
+    def _fail_and_close(self, failure: RealtimeError, code: int, reason: str) -> None:
+        self._dropping = True
+        self._record_end(failure, code, reason)
+        if self._close_with is None:
+            self._close_with = (code, reason)
+        nursery = self._nursery
+        if nursery is not None and not self._closing:
+            nursery.start_soon(self._close, code, reason, name="trio_realtime transport close")
+
+    def _reader_saw_end(self) -> None:
+        """The reader closed the sink: work out why, unless we already know."""
+        ws = self._ws
+        if ws is None or not self._accepted or self._ended.is_set():
+            return
+        self._dropping = True
+        why = ws._close_reason
+        state = ws._wsproto.state
+        failure: RealtimeError
+        if why is None or why.code == 1006:
+            lost = ConnectionLost.from_close(None, None)
+            if self._reader_error is not None:
+                lost.__cause__ = self._reader_error
+            failure, code, reason = lost, 1006, ""
+        elif (
+            why.code == 1009
+            and state is ConnectionState.LOCAL_CLOSING
+            and (why.reason or "").startswith(_TOO_BIG_PREFIX)
+        ):
+            failure = ProtocolError(
+                f"The server sent a message larger than max_size ({self._max_size} bytes); "
+                "the connection was closed with code 1009."
+            )
+            code, reason = 1009, why.reason or ""
+        elif state is ConnectionState.OPEN or state is ConnectionState.LOCAL_CLOSING:
+            # wsproto could not parse a frame: it made up this close itself.
+            failure = ProtocolError(
+                f"The server sent an invalid WebSocket frame ({why.reason}); "
+                f"the connection was closed with code {why.code}."
+            )
+            code, reason = why.code, why.reason or ""
+        else:
+            failure = ConnectionLost.from_close(why.code, why.reason)
+            code, reason = why.code, why.reason or ""
+        self._record_end(failure, code, reason)
+        if isinstance(failure, ProtocolError) and self._nursery is not None:
+            if self._close_with is None:
+                self._close_with = (code, "protocol error")
+            self._nursery.start_soon(
+                self._close, code, "protocol error", name="trio_realtime transport close"
+            )
+
+    def _ended_error(self, cause: BaseException | None = None) -> RealtimeError:
+        """The exception a foreground call raises once the connection has ended."""
+        failure = self.failure
+        if self._local_close and failure is None:
+            return SessionClosed(f"The connection to {self.url} is closed.")
+        if isinstance(failure, ConnectionLost):
+            err = ConnectionLost(failure.message, code=failure.code, reason=failure.reason)
+        elif failure is not None:
+            err = ConnectionLost(
+                f"The connection to {self.url} was closed after an error: {failure}",
+                code=self.close_code,
+                reason=self.close_reason or "",
+            )
+        elif isinstance(cause, ConnectionClosed) and cause.reason is not None:
+            err = ConnectionLost.from_close(cause.reason.code, cause.reason.reason)
+        else:
+            err = ConnectionLost(f"The connection to {self.url} is closing.", code=self.close_code)
+        err.__cause__ = failure if failure is not None else cause
+        return err
+
+    def _raise_ended(self, cause: BaseException | None = None) -> NoReturn:
+        err = self._ended_error(cause)
+        raise err from err.__cause__
+
+    @contextmanager
+    def _map_exceptions(self) -> Iterator[None]:
+        """The one place where trio-websocket's runtime exceptions become ours."""
+        try:
+            yield
+        except (
+            ConnectionClosed,
+            # trio-websocket #175: wsproto already knows the peer is closing.
+            wsproto.utilities.LocalProtocolError,
+            trio.BrokenResourceError,
+            trio.ClosedResourceError,
+        ) as exc:
+            err = self._ended_error(exc)
+            raise err from err.__cause__
+
+    # ------------------------------------------------------------------ closing
+
+    async def _close(self, code: int, reason: str) -> None:
+        """Close gracefully within close_timeout (shielded), then forcefully."""
+        if self._closing:
+            # Someone else is closing: wait for them, within the same bound.
+            with trio.CancelScope(shield=True) as scope:
+                scope.deadline = trio.current_time() + self._close_timeout
+                await self._released.wait()
+            if not self._released.is_set():
+                await self._force_close()
+            return
+        self._closing = True
+        if self._close_with is not None:
+            code, reason = self._close_with
+        try:
+            ws = self._ws
+            with trio.CancelScope(shield=True) as scope:
+                scope.deadline = trio.current_time() + self._close_timeout
+                if ws is not None and not self._reader_done.is_set():
+                    state = ws._wsproto.state
+                    if state is ConnectionState.OPEN:
+                        with self._suppress_closed():
+                            if ws._close_reason is None:
+                                # Sends the close frame, waits for the reply,
+                                # then closes the stream.
+                                await ws.aclose(code, reason or None)
+                            else:
+                                # trio-websocket thinks it is closed but wsproto
+                                # does not (a frame it could not parse): say
+                                # goodbye without waiting for an answer.
+                                await ws._send(
+                                    wsproto.events.CloseConnection(code=code, reason=reason)
+                                )
+                    # After a close frame from the peer, the RFC has the client
+                    # wait for the server to close TCP: the reader sees it.
+                    await self._reader_done.wait()
+        finally:
+            await self._force_close()
+
+    async def _force_close(self) -> None:
+        ws = self._ws
+        if ws is not None:
+            await trio.aclose_forcefully(ws._stream)
+        else:
+            await trio.lowlevel.checkpoint()
+        self._released.set()
+        # The reader normally ends by itself once the stream is closed.
+        self._reader_scope.cancel()
+
+    @contextmanager
+    def _suppress_closed(self) -> Iterator[None]:
+        try:
+            yield
+        except (
+            ConnectionClosed,
+            wsproto.utilities.LocalProtocolError,
+            trio.BrokenResourceError,
+            trio.ClosedResourceError,
+        ):
+            pass
+
+    # ------------------------------------------------------------------ tasks
+
+    async def _run_reader(self, ws: WebSocketConnection) -> None:
+        """trio-websocket's reader, with nothing allowed to escape from it."""
+        try:
+            with self._reader_scope:
+                await ws._reader_task()
+        except ConnectionRejected as exc:
+            rejection = HandshakeError.from_response(
+                exc.status_code, headers=exc.headers, body=exc.body or b"", url=self.url
+            )
+            rejection.__cause__ = exc
+            self._rejection = rejection
+        except (
+            wsproto.utilities.LocalProtocolError,
+            trio.BrokenResourceError,
+            trio.ClosedResourceError,
+        ) as exc:
+            # A race while closing (trio-websocket #184 and friends): it is closed.
+            log.debug("reader of %s ended on %r", self.url, exc)
+            self._reader_error = exc
+        except Exception as exc:
+            log.debug("reader of %s failed", self.url, exc_info=True)
+            self._reader_error = exc
+            if self._accepted and not self._ended.is_set():
+                failure = ConnectionLost(
+                    f"The connection to {self.url} failed: {type(exc).__name__}: {exc}",
+                    code=1011,
+                )
+                failure.__cause__ = exc
+                self._record_end(failure, 1011, "internal error")
+        finally:
+            self._dropping = True
+            if not ws._open_handshake.is_set():
+                ws._open_handshake.set()  # wake the opener: it will not complete
+            self._reader_saw_end()
+            self._reader_done.set()
+            # The reader is gone: nothing reads the socket any more.
+            if self._opened and not self._closing:
+                with trio.CancelScope(shield=True):
+                    await self._close(self.close_code or 1000, self.close_reason or "")
+
+    async def _keepalive(self, interval: float) -> None:
+        """Ping every `interval` seconds; a pong must come within ping_timeout."""
+        ws = self._ws
+        assert ws is not None
+        while True:
+            await trio.sleep(interval)
+            if self._ended.is_set():
+                return
+            with trio.move_on_after(self._ping_timeout) as scope:
+                try:
+                    await ws.ping()
+                except (
+                    ConnectionClosed,
+                    wsproto.utilities.LocalProtocolError,
+                    trio.BrokenResourceError,
+                    trio.ClosedResourceError,
+                ):
+                    return  # closing already: the close path reports why
+            if scope.cancelled_caught:
+                if self._ended.is_set():
+                    return
+                failure = ConnectionLost(
+                    f"No pong from {self.url} within {self._ping_timeout:g} s of a "
+                    "keepalive ping; the connection is considered lost.",
+                    code=1011,
+                    reason="keepalive ping timeout",
+                )
+                self._record_end(failure, 1011, "keepalive ping timeout")
+                if self._close_with is None:
+                    self._close_with = (1011, "keepalive ping timeout")
+                await self._close(1011, "keepalive ping timeout")
+                return
+
+    # ------------------------------------------------------------------ opening
+
+    def _install(self, ws: WebSocketConnection) -> None:
+        """Plug our sink and our ping handler into a fresh trio-websocket connection."""
+        self._ws = ws
+        ws._send_channel = _MessageSink(self, ws)  # type: ignore[assignment]
+        original_accept = ws._handle_accept_connection_event
+
+        async def on_accept(event: wsproto.events.AcceptConnection) -> None:
+            self._accepted = True
+            await original_accept(event)
+
+        async def on_ping(event: wsproto.events.Ping) -> None:
+            # trio-websocket #184: an automatic pong while our close frame is in
+            # flight makes wsproto raise inside the reader task. Only answer
+            # while the connection is open (checked and sent without a
+            # checkpoint in between).
+            if ws._wsproto.state is ConnectionState.OPEN:
+                await ws._send(event.response())
+            else:
+                await trio.lowlevel.checkpoint()
+
+        ws._handle_accept_connection_event = on_accept  # type: ignore[method-assign]
+        ws._handle_ping_event = on_ping  # type: ignore[method-assign]
+
+    async def _open(
+        self,
+        nursery: trio.Nursery,
+        connect: Callable[[], Awaitable[trio.abc.Stream]],
+        *,
+        host_header: str,
+        resource: str,
+        headers: list[tuple[bytes, bytes]],
+        open_timeout: float,
+        max_queue: int,
+    ) -> None:
+        _check_internals()
+        self._nursery = nursery
+        stream: trio.abc.Stream | None = None
+        try:
+            with trio.move_on_after(open_timeout) as scope:
+                with _map_open_errors(self.url):
+                    stream = await connect()
+                    ws = WebSocketConnection(
+                        stream,
+                        wsproto.WSConnection(wsproto.ConnectionType.CLIENT),
+                        host=host_header,
+                        path=resource,
+                        client_extra_headers=headers,
+                        message_queue_size=max_queue,
+                        max_message_size=self._max_size,
+                        receive_buffer_size=None,
+                    )
+                    self._install(ws)
+                    nursery.start_soon(self._run_reader, ws, name="trio_realtime transport reader")
+                    await ws._open_handshake.wait()
+            if scope.cancelled_caught:
+                raise HandshakeError(
+                    f"The connection to {self.url} did not complete its opening handshake "
+                    f"within {open_timeout:g} s (open_timeout).",
+                    url=self.url,
+                )
+            if self._rejection is not None:
+                raise self._rejection
+            if not self._accepted:
+                err = HandshakeError(
+                    f"The server at {self.url} closed the connection before completing "
+                    "the WebSocket upgrade.",
+                    url=self.url,
+                )
+                err.__cause__ = self._reader_error
+                raise err
+        except BaseException:
+            if stream is not None:
+                with trio.CancelScope(shield=True):
+                    await trio.aclose_forcefully(stream)
+            self._released.set()
+            # Stops the reader. Nothing may checkpoint after this: a Cancelled
+            # would replace the exception being raised.
+            self._reader_scope.cancel()
+            nursery.cancel_scope.cancel()
+            raise
+        self._opened = True
+        if self._ended.is_set() and self._on_close is not None:
+            # Ended between the upgrade and now (peer closed at once): report it.
+            try:
+                self._on_close(self.failure)
+            except Exception:
+                log.exception("the on_close callback of the connection to %s failed", self.url)
+        if self._ping_interval is not None and not self._ended.is_set():
+            nursery.start_soon(
+                self._keepalive, self._ping_interval, name="trio_realtime transport keepalive"
+            )
+
+
+@contextmanager
+def _map_open_errors(url: str) -> Iterator[None]:
+    """The one place where errors while opening become `HandshakeError`."""
+    try:
+        yield
+    except trio.BrokenResourceError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            detail = cause.verify_message or cause.reason or str(cause)
+            raise HandshakeError(
+                f"The TLS certificate of {url} could not be verified: {detail}.", url=url
+            ) from exc
+        if isinstance(cause, ssl.SSLError):
+            raise HandshakeError(
+                f"The TLS handshake with {url} failed: {cause.reason or cause}.", url=url
+            ) from exc
+        raise HandshakeError(
+            f"The connection to {url} broke during the opening handshake.", url=url
+        ) from exc
+    except ssl.SSLError as exc:
+        raise HandshakeError(f"The TLS handshake with {url} failed: {exc}.", url=url) from exc
+    except OSError as exc:
+        detail = exc.strerror or str(exc) or type(exc).__name__
+        raise HandshakeError(f"Could not connect to {url}: {detail}.", url=url) from exc
+    except ConnectionRejected as exc:  # pragma: no cover - raised in the reader instead
+        raise HandshakeError.from_response(
+            exc.status_code, headers=exc.headers, body=exc.body or b"", url=url
+        ) from exc
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def _split_url(url: str, ssl_context: ssl.SSLContext | None) -> tuple[str, int, str, str, bool]:
+    """Return (host, port, host header, resource, tls) for a ws:// or wss:// URL."""
+    try:
+        parts = urlsplit(url)
+        port_given = parts.port
+    except ValueError as exc:
+        raise ConfigurationError(f"Not a valid WebSocket URL: {redact_url(url)} ({exc}).") from None
+    if parts.scheme not in ("ws", "wss"):
+        raise ConfigurationError(
+            f"A WebSocket URL must start with ws:// or wss://, not {redact_url(url)!r}."
+        )
+    tls = parts.scheme == "wss"
+    if ssl_context is not None and not tls:
+        raise ConfigurationError(
+            f"An ssl_context was given for {redact_url(url)}, which is not a wss:// URL."
+        )
+    host = parts.hostname
+    if not host:
+        raise ConfigurationError(f"The WebSocket URL {redact_url(url)} has no host.")
+    port = port_given if port_given is not None else (443 if tls else 80)
+    shown = f"[{host}]" if ":" in host else host
+    host_header = shown if port == (443 if tls else 80) else f"{shown}:{port}"
+    resource = parts.path or "/"
+    if parts.query:
+        resource += "?" + parts.query
+    return host, port, host_header, resource, tls
+
+
+def _encode_headers(headers: Sequence[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    out: list[tuple[bytes, bytes]] = []
+    for name, value in headers:
+        try:
+            out.append((name.encode("ascii"), value.encode("latin-1")))
+        except UnicodeEncodeError:
+            raise ConfigurationError(
+                f"The value of the HTTP header {name!r} cannot be sent: header names must "
+                "be ASCII and values Latin-1."
+            ) from None
+    return out
+
+
+def _check_knobs(
+    open_timeout: float,
+    ping_interval: float | None,
+    ping_timeout: float,
+    close_timeout: float,
+    max_size: int,
+    max_queue: int,
+) -> None:
+    for name, value in (
+        ("open_timeout", open_timeout),
+        ("ping_timeout", ping_timeout),
+        ("close_timeout", close_timeout),
+    ):
+        if not value > 0 or math.isnan(value):
+            raise ConfigurationError(f"{name} must be a positive number of seconds, not {value!r}.")
+    if ping_interval is not None and (not ping_interval > 0 or math.isnan(ping_interval)):
+        raise ConfigurationError(
+            f"ping_interval must be a positive number of seconds or None, not {ping_interval!r}."
+        )
+    if max_size < 1:
+        raise ConfigurationError(f"max_size must be at least 1 byte, not {max_size!r}.")
+    if max_queue < 1:
+        raise ConfigurationError(f"max_queue must be at least 1 message, not {max_queue!r}.")
+
+
+def _unwrap_group(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
+    """The one exception to raise for a group out of our nursery, if there is one."""
+    leaves: list[BaseException] = []
+
+    def walk(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for sub in exc.exceptions:
+                walk(sub)
+        else:
+            leaves.append(exc)
+
+    walk(group)
+    real = [exc for exc in leaves if not isinstance(exc, trio.Cancelled)]
+    if len(real) == 1:
+        return real[0]
+    if not real and leaves:
+        return leaves[0]
+    return None
+
+
+def _reraise(exc: BaseException) -> NoReturn:
+    """Raise `exc` again without making the group it came from its context."""
+    context = exc.__context__
+    try:
+        raise exc
+    finally:
+        exc.__context__ = context
+        del exc, context
+
+
+@asynccontextmanager
+async def _connection_scope(
+    url: str,
+    connect: Callable[[], Awaitable[trio.abc.Stream]],
+    *,
+    host_header: str,
+    resource: str,
+    headers: Sequence[tuple[str, str]],
+    open_timeout: float,
+    ping_interval: float | None,
+    ping_timeout: float,
+    close_timeout: float,
+    max_size: int,
+    max_queue: int,
+    on_message: MessageHandler | None,
+    on_close: CloseHandler | None,
+) -> AsyncIterator[Connection]:
+    _check_knobs(open_timeout, ping_interval, ping_timeout, close_timeout, max_size, max_queue)
+    raw_headers = _encode_headers(headers)
+    conn = Connection(
+        url,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        close_timeout=close_timeout,
+        max_size=max_size,
+        max_queue=max_queue,
+        on_message=on_message,
+        on_close=on_close,
+    )
+    to_raise: BaseException | None = None
+    try:
+        async with trio.open_nursery() as nursery:
+            await conn._open(
+                nursery,
+                connect,
+                host_header=host_header,
+                resource=resource,
+                headers=raw_headers,
+                open_timeout=open_timeout,
+                max_queue=max_queue,
+            )
+            try:
+                yield conn
+            finally:
+                conn._begin_local_close(1000, "")
+                await conn._close(1000, "")
+                nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        to_raise = _unwrap_group(group)
+        if to_raise is None:
+            raise
+    if to_raise is not None:
+        _reraise(to_raise)
+
+
+def open_connection(
+    url: str,
+    *,
+    headers: Sequence[tuple[str, str]] = (),
+    ssl_context: ssl.SSLContext | None = None,
+    open_timeout: float = 15.0,
+    ping_interval: float | None = 20.0,
+    ping_timeout: float = 20.0,
+    close_timeout: float = 5.0,
+    max_size: int = 16 * 2**20,
+    max_queue: int = 4096,
+    on_message: MessageHandler | None = None,
+    on_close: CloseHandler | None = None,
+) -> AbstractAsyncContextManager[Connection]:
+    """Open a WebSocket connection: ``async with open_connection(url) as conn``.
+
+    The knobs and what they cost:
+
+    - ``open_timeout`` (15 s): bound on TCP connect + TLS + HTTP upgrade. Larger
+      only delays the report of an unreachable server.
+    - ``ping_interval`` (20 s, `None` disables): a keepalive ping is sent this
+      often by a task of the connection. Shorter detects a dead peer sooner at
+      the cost of a few bytes per ping.
+    - ``ping_timeout`` (20 s): the pong must arrive within this, or the
+      connection fails with `ConnectionLost` (close code 1011). A dead peer is
+      detected at most ``ping_interval + ping_timeout`` after it died.
+    - ``close_timeout`` (5 s): how long leaving the block (or `Connection.aclose`)
+      waits for the close handshake, shielded from cancellation, before the
+      socket is dropped. This is the worst-case exit latency.
+    - ``max_size`` (16 MiB): the largest message accepted, measured with
+      ``len()`` (characters for text). Larger messages close the connection
+      with 1009 and fail it with `ProtocolError`. Reassembling a message holds
+      up to this much memory.
+    - ``max_queue`` (4096): without ``on_message``, received messages wait in a
+      queue of this many; when it is full, reading from the socket stops, which
+      also stops answering pings. Worst-case memory is ``max_queue * max_size``;
+      at 50 audio messages per second 4096 messages is over a minute of slack.
+      Unused with ``on_message``.
+
+    TLS: ``wss://`` URLs are verified against the system trust store
+    (``ssl.create_default_context()``) unless `ssl_context` is given, which is
+    used as is. Giving one for a ``ws://`` URL is a `ConfigurationError`.
+
+    Receiving: without ``on_message``, call `Connection.receive`. With it,
+    every received message is passed to ``on_message(message)`` inside the
+    transport's reader task, synchronously, in order, with no task switch per
+    message; it must not block. If it raises, the exception becomes
+    `Connection.failure` (a `RealtimeError` as is, anything else wrapped) and
+    the connection is closed with 1002 (`ProtocolError`) or 1011 (otherwise);
+    no further message is handed over. ``on_close(failure)`` is called exactly
+    once when the connection has ended, after the last message was handed
+    over (``failure`` is `None` for our own clean close).
+
+    Leaving the block, an exception in it, or cancellation from outside closes
+    the socket (code 1000) within ``close_timeout``, then forcefully, and
+    leaves no task running. The block's own exception comes out unchanged,
+    never inside an exception group. Failures of the connection while the block
+    runs do not interrupt it: they are recorded in `Connection.failure` and
+    raised by the next `send` or `receive`.
+
+    Args:
+        url: ``ws://`` or ``wss://`` URL. Shown redacted in every message.
+        headers: extra HTTP headers for the upgrade request (never logged).
+        ssl_context: TLS settings for ``wss://``; default verifies with the
+            system trust store.
+        open_timeout: see above.
+        ping_interval: see above.
+        ping_timeout: see above.
+        close_timeout: see above.
+        max_size: see above.
+        max_queue: see above.
+        on_message: called with each received message; see above.
+        on_close: called once with the failure (or `None`) when the connection ends.
+
+    Raises:
+        ConfigurationError: a malformed URL, header or knob.
+        AuthenticationError: the upgrade was refused with HTTP 401 or 403.
+        RateLimitError: the upgrade was refused with HTTP 429.
+        HandshakeError: the upgrade was refused, the server could not be
+            reached, TLS failed, or the handshake took over ``open_timeout``.
+    """
+    host, port, host_header, resource, tls = _split_url(url, ssl_context)
+
+    async def connect() -> trio.abc.Stream:
+        if not tls:
+            return await trio.open_tcp_stream(host, port)
+        context = ssl_context if ssl_context is not None else ssl.create_default_context()
+        tls_stream = await trio.open_ssl_over_tcp_stream(
+            host, port, ssl_context=context, https_compatible=True
+        )
+        try:
+            # Handshake now, so that a certificate problem is reported as such.
+            await tls_stream.do_handshake()
+        except BaseException:
+            await trio.aclose_forcefully(tls_stream)
+            raise
+        return tls_stream
+
+    return _connection_scope(
+        url,
+        connect,
+        host_header=host_header,
+        resource=resource,
+        headers=headers,
+        open_timeout=open_timeout,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        close_timeout=close_timeout,
+        max_size=max_size,
+        max_queue=max_queue,
+        on_message=on_message,
+        on_close=on_close,
+    )
+
+
+def _wrap_stream(
+    stream: trio.abc.Stream,
+    url: str = "ws://localhost/",
+    *,
+    headers: Sequence[tuple[str, str]] = (),
+    open_timeout: float = 15.0,
+    ping_interval: float | None = 20.0,
+    ping_timeout: float = 20.0,
+    close_timeout: float = 5.0,
+    max_size: int = 16 * 2**20,
+    max_queue: int = 4096,
+    on_message: MessageHandler | None = None,
+    on_close: CloseHandler | None = None,
+) -> AbstractAsyncContextManager[Connection]:
+    """Like `open_connection`, over a stream that is already connected (tests, fakes).
+
+    The stream is owned by the connection from then on and closed with it.
+    `url` only supplies the Host header, the request path, and the name shown in
+    messages.
+    """
+    _host, _port, host_header, resource, _tls = _split_url(url, None)
+
+    async def connect() -> trio.abc.Stream:
+        await trio.lowlevel.checkpoint()
+        return stream
+
+    return _connection_scope(
+        url,
+        connect,
+        host_header=host_header,
+        resource=resource,
+        headers=headers,
+        open_timeout=open_timeout,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        close_timeout=close_timeout,
+        max_size=max_size,
+        max_queue=max_queue,
+        on_message=on_message,
+        on_close=on_close,
+    )
