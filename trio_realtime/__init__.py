@@ -36,8 +36,12 @@ from .events import (
     Transcript,
     Usage,
 )
+from .session import RealtimeSession, SessionStatistics, connect
 
 __all__ = [
+    "RealtimeSession",
+    "SessionStatistics",
+    "connect",
     "AudioError",
     "AudioFrame",
     "AudioOut",

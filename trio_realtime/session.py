@@ -1,0 +1,726 @@
+"""`RealtimeSession`: the Trio runtime over a provider's sans-IO protocol machine.
+
+`connect(config)` opens the WebSocket, completes the provider's handshake and
+yields a `RealtimeSession`. Inside, one nursery owns the writer task (the only
+task that sends), the transport's keepalive, and one task per running tool
+call. Received messages are decoded inside the transport's own reader task and
+queued as neutral events for `events()`, so the receive path costs no extra
+task switch per audio chunk.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import attrs
+import trio
+
+from ._config import ProviderConfig, tool_specs
+from .audio import AudioFrame, Resampler
+from .errors import ConnectionLost, HandshakeError, ProtocolError, RealtimeError, SessionClosed
+from .events import (
+    AudioOut,
+    ClearAudio,
+    Command,
+    CommitAudio,
+    EndActivity,
+    EndAudioStream,
+    Event,
+    Interrupt,
+    Interrupted,
+    InvalidToolCall,
+    RealtimeProtocol,
+    ReportPlayback,
+    Respond,
+    SendImage,
+    SendText,
+    SendToolResult,
+    SessionReady,
+    StartActivity,
+    ToolCall,
+    ToolCallCancelled,
+    ToolSpec,
+    UpdateSession,
+)
+from .tools import FunctionTool, tool_error_payload, tool_result_payload
+from .transport import Connection, open_connection
+
+__all__ = ["RealtimeSession", "SessionStatistics", "connect"]
+
+log = logging.getLogger("trio_realtime.session")
+
+#: Audio is sent to the provider in chunks of at least this many milliseconds.
+MIN_CHUNK_MS = 20
+#: …and at most this many.
+MAX_CHUNK_MS = 100
+#: Input audio chunks queued for the writer before `send_audio` waits.
+MAX_AUDIO_QUEUE = 50
+
+
+@attrs.define
+class SessionStatistics:
+    """Counters of a session, for monitoring and tests."""
+
+    events_buffered: int = 0
+    audio_chunks_sent: int = 0
+    control_messages_sent: int = 0
+    stale_audio_dropped: int = 0
+    overflow_audio_dropped: int = 0
+    tool_calls_running: int = 0
+
+
+class _EventStream:
+    """The async iterator returned by `RealtimeSession.events()`.
+
+    Not an async generator: a cancelled ``__anext__`` loses nothing, and a new
+    call to `events()` carries on where this one stopped.
+    """
+
+    def __init__(self, session: RealtimeSession) -> None:
+        self._session = session
+
+    def __aiter__(self) -> _EventStream:
+        return self
+
+    async def __anext__(self) -> Event:
+        try:
+            return await self._session._next_event()
+        except _EndOfEvents:
+            raise StopAsyncIteration from None
+
+
+class _EndOfEvents(Exception):
+    pass
+
+
+class RealtimeSession:
+    """A live speech-to-speech session. Create it with `connect`.
+
+    Commands (`send_audio`, `send_text`, …) return once the message is queued
+    for the writer; control messages overtake queued audio. Events arrive in
+    wire order through `events()`.
+    """
+
+    def __init__(
+        self,
+        config: ProviderConfig,
+        protocol: RealtimeProtocol,
+        nursery: trio.Nursery,
+        *,
+        max_queue: int,
+    ) -> None:
+        self.config = config
+        self._protocol = protocol
+        self._nursery = nursery
+        self._conn: Connection | None = None
+        self._max_queue = max_queue
+        # Received side.
+        self._events: deque[Event] = deque()
+        self._events_lot = trio.lowlevel.ParkingLot()
+        self._ready = trio.Event()
+        self._reading = False
+        # Sending side.
+        self._control: deque[str] = deque()
+        self._audio: deque[str] = deque()
+        self._writer_lot = trio.lowlevel.ParkingLot()
+        self._audio_space = trio.lowlevel.ParkingLot()
+        self._writer_idle = trio.Event()
+        self._resampler: Resampler | None = None
+        self._resampler_key: tuple[int, int] | None = None
+        self._pending_audio: list[AudioFrame] = []
+        self._pending_samples = 0
+        # Lifecycle.
+        self._closing = False
+        self._closed = False
+        self._failure: BaseException | None = None
+        self._ended = False  # the connection has ended (no more events will come)
+        # Tools.
+        self._tools: dict[str, FunctionTool] = {
+            t.name: t for t in config.tools if isinstance(t, FunctionTool)
+        }
+        self._tool_scopes: dict[str, tuple[trio.CancelScope, str | None]] = {}
+        self._tool_pending: dict[str | None, set[str]] = {}
+        self.stats = SessionStatistics()
+
+    # ------------------------------------------------------------------ events
+
+    def events(self) -> _EventStream:
+        """Iterate over the session's events, in the order the provider sent them.
+
+        The iteration ends after a local close; after the connection was lost it
+        raises the reason (`ConnectionLost`, `ProtocolError`) once every event
+        received before it was delivered. Cancelling a wait loses nothing.
+
+        Raises:
+            trio.BusyResourceError: another task is already waiting for events.
+        """
+        return _EventStream(self)
+
+    async def next_event(self) -> Event:
+        """Return the next event (see `events`).
+
+        Raises:
+            SessionClosed: the session was closed locally and every event was read.
+            ConnectionLost: the connection ended; queued events came first.
+        """
+        try:
+            return await self._next_event()
+        except _EndOfEvents:
+            raise SessionClosed("The session is closed; no more events will come.") from None
+
+    async def _next_event(self) -> Event:
+        if self._reading:
+            raise trio.BusyResourceError("another task is already reading this session's events")
+        self._reading = True
+        try:
+            await trio.lowlevel.checkpoint_if_cancelled()
+            events = self._events
+            while True:
+                while events:
+                    ev = events.popleft()
+                    if type(ev) is AudioOut and ev.generation != self._protocol.generation:
+                        self.stats.stale_audio_dropped += 1
+                        continue
+                    return ev
+                if self._ended:
+                    if self._failure is not None and not self._closing:
+                        raise self._failure
+                    raise _EndOfEvents
+                await self._events_lot.park()
+        finally:
+            self._reading = False
+
+    # The transport calls this in its reader task for every message received.
+    def _on_message(self, data: str | bytes) -> None:
+        protocol = self._protocol
+        new = protocol.receive(data)
+        out = protocol.data_to_send()
+        if out:
+            self._queue_control(out)
+        if new:
+            self._deliver(new)
+
+    def _deliver(self, new: list[Event]) -> None:
+        events = self._events
+        for ev in new:
+            kind = type(ev)
+            if kind is AudioOut:
+                events.append(ev)
+                continue
+            if kind is Interrupted:
+                self._purge_stale_audio()
+                self._cancel_tools_of(ev.response_id if isinstance(ev, Interrupted) else None)
+            elif kind is ToolCall:
+                assert isinstance(ev, ToolCall)
+                self._start_tool(ev)
+            elif kind is InvalidToolCall:
+                assert isinstance(ev, InvalidToolCall)
+                if ev.name in self._tools:
+                    self._send_command(
+                        SendToolResult(
+                            ev.call_id, {"error": ev.message}, is_error=True, respond=True
+                        )
+                    )
+            elif kind is ToolCallCancelled:
+                assert isinstance(ev, ToolCallCancelled)
+                self._cancel_tool(ev.call_id)
+            elif kind is SessionReady:
+                self._ready.set()
+            events.append(ev)
+        if len(events) > self._max_queue:
+            self._overflow()
+        self.stats.events_buffered = len(events)
+        self._events_lot.unpark_all()
+
+    def _purge_stale_audio(self) -> None:
+        gen = self._protocol.generation
+        events = self._events
+        if any(type(e) is AudioOut for e in events):
+            kept = [e for e in events if not (type(e) is AudioOut and e.generation != gen)]
+            self.stats.stale_audio_dropped += len(events) - len(kept)
+            events.clear()
+            events.extend(kept)
+
+    def _overflow(self) -> None:
+        """Past `max_queue` buffered events, drop the oldest audio (stale by now)."""
+        events = self._events
+        excess = len(events) - self._max_queue
+        kept: list[Event] = []
+        dropped = 0
+        for ev in events:
+            if excess > 0 and type(ev) is AudioOut:
+                excess -= 1
+                dropped += 1
+                continue
+            kept.append(ev)
+        if dropped:
+            if self.stats.overflow_audio_dropped == 0:
+                log.warning(
+                    "The application is not reading events fast enough: more than %d are "
+                    "buffered, so the oldest audio is being dropped.",
+                    self._max_queue,
+                )
+            self.stats.overflow_audio_dropped += dropped
+            events.clear()
+            events.extend(kept)
+        if len(events) > 2 * self._max_queue:
+            self._fail(
+                RealtimeError(
+                    f"The application stopped reading events: more than {2 * self._max_queue} "
+                    "non-audio events are waiting, so the session was closed."
+                )
+            )
+
+    # The transport calls this once the connection has ended.
+    def _on_close(self, failure: RealtimeError | None) -> None:
+        if failure is not None and self._failure is None and not self._closing:
+            self._failure = failure
+        self._ended = True
+        self._events_lot.unpark_all()
+        self._writer_lot.unpark_all()
+        self._audio_space.unpark_all()
+        if not self._ready.is_set():
+            self._ready.set()
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._failure is None:
+            self._failure = exc
+        self._nursery.start_soon(self._abort)
+
+    async def _abort(self) -> None:
+        conn = self._conn
+        if conn is not None:
+            code = 1002 if isinstance(self._failure, ProtocolError) else 1011
+            await conn.aclose(code, "client error")
+
+    # ------------------------------------------------------------------ writer
+
+    def _queue_control(self, messages: Sequence[str]) -> None:
+        self._control.extend(messages)
+        self._writer_lot.unpark_all()
+
+    async def _writer(self) -> None:
+        control, audio = self._control, self._audio
+        while True:
+            conn = self._conn
+            if control and conn is not None:
+                msg = control.popleft()
+                is_audio = False
+            elif audio and conn is not None:
+                msg = audio.popleft()
+                is_audio = True
+                self._audio_space.unpark_all()
+            else:
+                if self._ended:
+                    return
+                self._writer_idle.set()
+                await self._writer_lot.park()
+                self._writer_idle = trio.Event()
+                continue
+            try:
+                await conn.send(msg)
+            except RealtimeError as exc:
+                # The connection ended; the transport's on_close reports why.
+                if self._failure is None and not self._closing:
+                    self._failure = exc
+                self._ended = True
+                self._events_lot.unpark_all()
+                self._audio_space.unpark_all()
+                return
+            if is_audio:
+                self.stats.audio_chunks_sent += 1
+            else:
+                self.stats.control_messages_sent += 1
+
+    # ------------------------------------------------------------------ commands
+
+    def _check_open(self) -> None:
+        if self._closing or self._closed:
+            raise SessionClosed("The session is closed; open a new one with connect().")
+        if self._ended:
+            failure = self._failure
+            if isinstance(failure, RealtimeError):
+                raise ConnectionLost(
+                    f"The session's connection is gone: {failure}",
+                    code=getattr(failure, "code", None),
+                    reason=str(getattr(failure, "reason", "")),
+                ) from failure
+            raise SessionClosed("The session's connection has ended.")
+
+    def _send_command(self, command: Command) -> None:
+        local = self._protocol.handle(command)
+        out = self._protocol.data_to_send()
+        if out:
+            self._queue_control(out)
+        if local:
+            self._deliver(local)
+
+    async def _command(self, command: Command) -> None:
+        self._check_open()
+        self._send_command(command)
+        await trio.lowlevel.checkpoint()
+
+    async def send_audio(self, frame: AudioFrame) -> None:
+        """Queue microphone audio: any rate, channels and chunk size.
+
+        The audio is resampled to the provider's rate (mono) with a streaming
+        resampler and sent in chunks of 20–100 ms. Waits while more than
+        `MAX_AUDIO_QUEUE` chunks are waiting for the writer (backpressure).
+
+        Raises:
+            SessionClosed: the session was closed.
+            ConnectionLost: the connection ended.
+        """
+        self._check_open()
+        rate = self._protocol.input_sample_rate
+        if frame.sample_rate != rate or frame.channels != 1:
+            key = (frame.sample_rate, frame.channels)
+            if self._resampler is None or self._resampler_key != key:
+                self._resampler = Resampler(
+                    frame.sample_rate, rate, channels=frame.channels, to_mono=True
+                )
+                self._resampler_key = key
+            frame = self._resampler.process(frame)
+        n = frame.num_samples
+        if n == 0:
+            await trio.lowlevel.checkpoint()
+            return
+        min_n = rate * MIN_CHUNK_MS // 1000
+        max_n = rate * MAX_CHUNK_MS // 1000
+        if not self._pending_audio and min_n <= n <= max_n:
+            chunks = [frame]  # the common case: already a good chunk, sent as is
+        else:
+            self._pending_audio.append(frame)
+            self._pending_samples += n
+            if self._pending_samples < min_n:
+                await trio.lowlevel.checkpoint()
+                return
+            joined = (
+                AudioFrame.join(self._pending_audio)
+                if len(self._pending_audio) > 1
+                else self._pending_audio[0]
+            )
+            self._pending_audio.clear()
+            self._pending_samples = 0
+            chunks = joined.split(MAX_CHUNK_MS / 1000) if joined.num_samples > max_n else [joined]
+            if chunks[-1].num_samples < min_n and len(chunks) > 1:
+                tail = chunks.pop()
+                self._pending_audio.append(tail)
+                self._pending_samples = tail.num_samples
+        for chunk in chunks:
+            while len(self._audio) >= MAX_AUDIO_QUEUE:
+                self._check_open()
+                await self._audio_space.park()
+            self._check_open()
+            self._audio.append(self._protocol.audio_message(chunk))
+        self._writer_lot.unpark_all()
+        await trio.lowlevel.checkpoint()
+
+    async def flush_audio(self) -> None:
+        """Send audio held back while waiting for a whole chunk (and the resampler's tail)."""
+        self._check_open()
+        frames = self._pending_audio
+        if self._resampler is not None:
+            tail = self._resampler.flush()
+            self._resampler = None
+            self._resampler_key = None
+            if tail.num_samples:
+                frames.append(tail)
+        if frames:
+            joined = AudioFrame.join(frames) if len(frames) > 1 else frames[0]
+            self._pending_audio = []
+            self._pending_samples = 0
+            for chunk in joined.split(MAX_CHUNK_MS / 1000):
+                self._audio.append(self._protocol.audio_message(chunk))
+            self._writer_lot.unpark_all()
+        await trio.lowlevel.checkpoint()
+
+    async def send_text(self, text: str, *, respond: bool = True) -> None:
+        """Add a user text message and, unless ``respond=False``, ask for a reply."""
+        await self._command(SendText(text, respond=respond))
+
+    async def send_image(
+        self, data: bytes, mime_type: str = "image/jpeg", *, respond: bool = False
+    ) -> None:
+        """Add an image (encoded JPEG/PNG bytes) to the user's input."""
+        await self._command(SendImage(data, mime_type, respond=respond))
+
+    async def respond(self, instructions: str | None = None, *, out_of_band: bool = False) -> None:
+        """Ask the model to respond now, optionally with instructions for this response."""
+        await self._command(Respond(instructions=instructions, out_of_band=out_of_band))
+
+    async def interrupt(self) -> None:
+        """Cut off the current response.
+
+        `Interrupted` is delivered, no more audio of that response reaches
+        `events()` (including audio already buffered), the provider is told
+        (OpenAI: ``response.cancel`` and ``conversation.item.truncate`` at the
+        played position), and the response's running tool calls are cancelled.
+        """
+        await self._command(Interrupt())
+
+    async def commit_audio(self, *, respond: bool = True) -> None:
+        """End the user's turn in push-to-talk mode."""
+        await self.flush_audio()
+        await self._command(CommitAudio(respond=respond))
+
+    async def clear_audio(self) -> None:
+        """Discard the user audio sent since the last commit."""
+        self._pending_audio = []
+        self._pending_samples = 0
+        await self._command(ClearAudio())
+
+    async def start_activity(self) -> None:
+        """Mark the start of user speech (automatic activity detection off)."""
+        await self._command(StartActivity())
+
+    async def end_activity(self) -> None:
+        """Mark the end of user speech (automatic activity detection off)."""
+        await self.flush_audio()
+        await self._command(EndActivity())
+
+    async def end_audio_stream(self) -> None:
+        """Tell the provider the microphone stream paused or ended."""
+        await self.flush_audio()
+        await self._command(EndAudioStream())
+
+    async def report_playback(self, played_ms: int, *, item_id: str | None = None) -> None:
+        """Report how much of the current response's audio has been played (ms).
+
+        Used to truncate the conversation at the right place on interruption.
+        """
+        await self._command(ReportPlayback(played_ms=played_ms, item_id=item_id))
+
+    async def send_tool_result(
+        self, call_id: str, result: Any, *, is_error: bool = False, respond: bool = True
+    ) -> None:
+        """Answer a `ToolCall` the application handled itself."""
+        payload = tool_result_payload(result) if not is_error else result
+        await self._command(SendToolResult(call_id, payload, is_error=is_error, respond=respond))
+
+    async def update(
+        self,
+        *,
+        instructions: str | None = None,
+        voice: str | None = None,
+        tools: Sequence[Any] | None = None,
+        **extra: Any,
+    ) -> None:
+        """Change the session's configuration (OpenAI ``session.update``)."""
+        specs: list[ToolSpec] | None = None
+        if tools is not None:
+            specs = tool_specs(tools)
+            for t in tools:
+                if isinstance(t, FunctionTool):
+                    self._tools[t.name] = t
+        await self._command(
+            UpdateSession(instructions=instructions, voice=voice, tools=specs, extra=extra)
+        )
+
+    def statistics(self) -> SessionStatistics:
+        """Counters of this session."""
+        self.stats.events_buffered = len(self._events)
+        self.stats.tool_calls_running = len(self._tool_scopes)
+        return self.stats
+
+    @property
+    def protocol(self) -> RealtimeProtocol:
+        """The provider's protocol machine (for inspection)."""
+        return self._protocol
+
+    @property
+    def closed(self) -> bool:
+        """Whether the session was closed or its connection ended."""
+        return self._closed or self._closing or self._ended
+
+    # ------------------------------------------------------------------ tools
+
+    def _start_tool(self, call: ToolCall) -> None:
+        fn = self._tools.get(call.name)
+        if fn is None:
+            return
+        scope = trio.CancelScope()
+        self._tool_scopes[call.call_id] = (scope, call.response_id)
+        self._tool_pending.setdefault(call.response_id, set()).add(call.call_id)
+        self._nursery.start_soon(self._run_tool, fn, call, scope, name=f"tool:{call.name}")
+
+    async def _run_tool(self, fn: FunctionTool, call: ToolCall, scope: trio.CancelScope) -> None:
+        payload: Any
+        is_error = False
+        with scope:
+            try:
+                payload = tool_result_payload(await fn.invoke(call.arguments))
+            except Exception as exc:
+                log.debug("tool %s failed", call.name, exc_info=True)
+                payload = tool_error_payload(exc)
+                is_error = True
+        self._tool_scopes.pop(call.call_id, None)
+        pending = self._tool_pending.get(call.response_id)
+        if pending is not None:
+            pending.discard(call.call_id)
+            if not pending:
+                del self._tool_pending[call.response_id]
+        if scope.cancelled_caught or self._ended or self._closing:
+            return
+        # Ask the model to continue once the last call of its response is answered.
+        respond = not pending
+        try:
+            self._send_command(SendToolResult(call.call_id, payload, is_error, respond=respond))
+        except RealtimeError as exc:
+            log.debug("could not send the result of tool %s: %s", call.name, exc)
+
+    def _cancel_tool(self, call_id: str) -> None:
+        entry = self._tool_scopes.pop(call_id, None)
+        if entry is not None:
+            entry[0].cancel()
+            pending = self._tool_pending.get(entry[1])
+            if pending is not None:
+                pending.discard(call_id)
+
+    def _cancel_tools_of(self, response_id: str | None) -> None:
+        for call_id, (_scope, rid) in list(self._tool_scopes.items()):
+            if response_id is None or rid == response_id:
+                self._cancel_tool(call_id)
+
+    # ------------------------------------------------------------------ close
+
+    async def aclose(self) -> None:
+        """Close the session: queued messages are sent, then the socket closes (1000).
+
+        Idempotent. Waits at most the configuration's ``close_timeout`` in all,
+        then drops the socket; always releases it, even when cancelled.
+        """
+        await self._shutdown(graceful=True)
+
+    async def _shutdown(self, *, graceful: bool) -> None:
+        if self._closed:
+            await trio.lowlevel.checkpoint()
+            return
+        self._closing = True
+        timeout = self.config.connection.close_timeout
+        try:
+            if graceful:
+                with trio.move_on_after(timeout / 2):
+                    # Let the writer send what commands already queued.
+                    while (self._control or self._audio) and not self._ended:
+                        self._writer_lot.unpark_all()
+                        await self._writer_idle.wait()
+        finally:
+            self._closed = True
+            for scope, _rid in self._tool_scopes.values():
+                scope.cancel()
+            self._tool_scopes.clear()
+            self._ended = True
+            self._events_lot.unpark_all()
+            self._writer_lot.unpark_all()
+            self._audio_space.unpark_all()
+            conn = self._conn
+            if conn is not None:
+                with trio.CancelScope(shield=True):
+                    await conn.aclose(1000)
+
+    async def _wait_ready(self, limit: float, url: str) -> None:
+        with trio.move_on_after(limit) as scope:
+            await self._ready.wait()
+        if scope.cancelled_caught:
+            raise HandshakeError(
+                f"The {self.config.provider} session at {self.config.redacted_url()} was not "
+                f"ready within {limit:g} s (no session confirmation arrived).",
+                url=url,
+            )
+        if not self._protocol.ready:
+            failure = self._failure
+            if isinstance(failure, RealtimeError):
+                raise failure
+            raise ConnectionLost("The connection ended before the session was ready.")
+
+
+def _collapse(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
+    """The one exception a group stands for, or `None` when it holds several real errors."""
+    leaves: list[BaseException] = []
+
+    def walk(e: BaseException) -> None:
+        if isinstance(e, BaseExceptionGroup):
+            for sub in e.exceptions:
+                walk(sub)
+        else:
+            leaves.append(e)
+
+    walk(group)
+    real = [e for e in leaves if not isinstance(e, trio.Cancelled)]
+    if len(real) == 1:
+        return real[0]
+    if not real and leaves:
+        return leaves[0]
+    return None
+
+
+@asynccontextmanager
+async def connect(config: ProviderConfig) -> AsyncIterator[RealtimeSession]:
+    """Open a realtime session: ``async with trio_realtime.connect(config) as session``.
+
+    Opens the transport, completes the provider's handshake (OpenAI
+    ``session.created`` + ``session.update``; Gemini ``setup`` ->
+    ``setupComplete``) within ``config.connection.open_timeout``, and yields a
+    `RealtimeSession`. Leaving the block, an exception in it, or cancellation
+    from outside closes the socket within ``close_timeout`` and leaves no task
+    running; exactly one exception reaches the caller, never a group of one.
+
+    Raises:
+        ConfigurationError: no API key (raised before any connection).
+        HandshakeError: the upgrade was refused or the session was not ready in time.
+        ConnectionLost: the connection ended during the handshake.
+    """
+    url, headers = config.endpoint()
+    opts = config.connection
+    protocol = config.new_protocol()
+    holder: list[RealtimeSession] = []
+
+    def on_message(data: str | bytes) -> None:
+        holder[0]._on_message(data)
+
+    def on_close(failure: RealtimeError | None) -> None:
+        if holder:
+            holder[0]._on_close(failure)
+
+    to_raise: BaseException | None = None
+    try:
+        async with trio.open_nursery() as nursery:
+            session = RealtimeSession(config, protocol, nursery, max_queue=opts.max_queue)
+            holder.append(session)
+            async with open_connection(
+                url,
+                headers=headers,
+                open_timeout=opts.open_timeout,
+                ping_interval=opts.ping_interval,
+                ping_timeout=opts.ping_timeout,
+                close_timeout=opts.close_timeout,
+                max_size=opts.max_size,
+                max_queue=opts.max_queue,
+                on_message=on_message,
+                on_close=on_close,
+            ) as conn:
+                session._conn = conn
+                graceful = False
+                try:
+                    nursery.start_soon(session._writer, name="trio_realtime writer")
+                    protocol.start()
+                    out = protocol.data_to_send()
+                    if out:
+                        session._queue_control(out)
+                    await session._wait_ready(opts.open_timeout, url)
+                    yield session
+                    graceful = True
+                finally:
+                    with trio.CancelScope(shield=True):
+                        await session._shutdown(graceful=graceful)
+    except BaseExceptionGroup as group:
+        to_raise = _collapse(group)
+        if to_raise is None:
+            raise
+    if to_raise is not None:
+        raise to_raise
