@@ -46,6 +46,7 @@ Behaviour worth knowing:
 from __future__ import annotations
 
 import binascii
+import functools
 import json
 import sys
 from collections.abc import Mapping
@@ -111,6 +112,7 @@ def _local(message: str) -> ProtocolError:
     return ProtocolError(message, side="local")
 
 
+@functools.lru_cache(maxsize=64)
 def _audio_rate(mime: str) -> int | None:
     """The sample rate of a raw PCM MIME type, or None when it is not raw PCM audio."""
     kind, *params = (p.strip() for p in mime.split(";"))
