@@ -712,10 +712,8 @@ def _map_open_errors(url: str) -> Iterator[None]:
     except OSError as exc:
         detail = exc.strerror or str(exc) or type(exc).__name__
         raise HandshakeError(f"Could not connect to {url}: {detail}.", url=url) from exc
-    except ConnectionRejected as exc:  # pragma: no cover - raised in the reader instead
-        raise HandshakeError.from_response(
-            exc.status_code, headers=exc.headers, body=exc.body or b"", url=url
-        ) from exc
+    # A refused upgrade (ConnectionRejected) is raised in the reader task and
+    # mapped by Connection._run_reader.
 
 
 # --------------------------------------------------------------------------- entry points
