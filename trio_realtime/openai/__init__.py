@@ -1,1 +1,6 @@
 """OpenAI Realtime: wire messages, codec, sans-IO protocol machine and configuration."""
+
+from .config import OpenAIRealtime as OpenAIRealtime
+from .protocol import OpenAIProtocol as OpenAIProtocol
+
+__all__ = ["OpenAIProtocol", "OpenAIRealtime"]

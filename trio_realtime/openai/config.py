@@ -1,0 +1,304 @@
+"""`OpenAIRealtime`: where and how to connect to OpenAI Realtime, and the session to ask for.
+
+Three ways in, chosen by the keywords given:
+
+- OpenAI (default): ``wss://api.openai.com/v1/realtime?model=…`` with
+  ``Authorization: Bearer <key>``. The key is a normal API key or an ephemeral
+  client secret (``ek_…``) minted by a server for a browser or device.
+- Azure OpenAI (``azure_endpoint="https://<resource>.openai.azure.com"``): the GA
+  endpoint ``wss://<resource>.openai.azure.com/openai/v1/realtime?model=<deployment>``
+  with an ``api-key`` header, or ``Authorization: Bearer <Entra ID token>`` when
+  `azure_ad_token` is given instead of a key. The deprecated preview endpoint
+  (``api-version=…&deployment=…``) speaks the retired beta protocol and is not
+  supported.
+- ``url=`` replaces the whole URL (a proxy, a fake server); ``?model=`` is added
+  when the URL has none. Credentials are then sent when there are some and not
+  required otherwise.
+
+The retired beta header (``OpenAI-Beta: realtime=v1``) is never sent: the
+service now closes such connections.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import attrs
+
+from .._config import ConnectionOptions, HasToolSpec, ProviderConfig, tool_specs
+from .._wire import NOT_GIVEN, NotGiven
+from ..errors import ConfigurationError
+from ..events import ToolSpec
+
+if TYPE_CHECKING:
+    from .protocol import OpenAIProtocol
+
+__all__ = ["DEFAULT_MODEL", "DEFAULT_TRANSCRIPTION", "OpenAIRealtime"]
+
+#: The default realtime model.
+DEFAULT_MODEL: Final = "gpt-realtime"
+#: Input transcription asked for by default, so that user transcripts arrive.
+DEFAULT_TRANSCRIPTION: Final[Mapping[str, Any]] = {"model": "gpt-4o-mini-transcribe"}
+
+_OPENAI_URL: Final = "wss://api.openai.com/v1/realtime"
+_KEY_ENV: Final = "OPENAI_API_KEY"
+_AZURE_KEY_ENV: Final = "AZURE_OPENAI_API_KEY"
+
+
+def _to_wire(value: Any) -> Any:
+    """A wire dict from a dict or a `trio_realtime.openai.messages` object."""
+    if attrs.has(type(value)):
+        from .codec import unstructure_wire
+
+        return unstructure_wire(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge `extra` into a copy of `base` (objects merge, everything else replaces)."""
+    out = dict(base)
+    for key, value in extra.items():
+        old = out.get(key)
+        if isinstance(old, dict) and isinstance(value, Mapping):
+            out[key] = _merge(old, value)
+        else:
+            out[key] = value
+    return out
+
+
+def tool_to_wire(spec: ToolSpec) -> dict[str, Any]:
+    """The ``session.tools`` entry of a function tool."""
+    out: dict[str, Any] = {"type": "function", "name": spec.name}
+    if spec.description:
+        out["description"] = spec.description
+    out["parameters"] = dict(spec.parameters)
+    return out
+
+
+@attrs.frozen(kw_only=True)
+class OpenAIRealtime(ProviderConfig):
+    """Configuration of an OpenAI Realtime (GA) speech-to-speech session.
+
+    Attributes:
+        model: realtime model (``"gpt-realtime"``, ``"gpt-realtime-mini"``…); on
+            Azure the deployment name is used instead when `deployment` is given.
+        api_key: API key or ephemeral ``ek_`` client secret; default from
+            ``OPENAI_API_KEY`` (``AZURE_OPENAI_API_KEY`` for Azure), read when
+            connecting. Never shown in reprs.
+        url: full WebSocket URL overriding the computed one (``?model=`` added
+            when absent).
+        voice: output voice (``"marin"``, ``"cedar"``, ``"alloy"``…); server
+            default if `None`. It can only change until the first audio is produced.
+        instructions: system prompt; server default if `None`.
+        tools: function tools (`ToolSpec` or ``@tool`` functions).
+        turn_detection: `NOT_GIVEN` keeps the service default (server VAD);
+            `None` turns detection off (push-to-talk: `CommitAudio` ends a turn);
+            or a dict / `ServerVad` / `SemanticVad` such as
+            ``{"type": "semantic_vad", "eagerness": "low"}``.
+        input_transcription: transcription of the user's speech (a dict such as
+            ``{"model": "gpt-4o-mini-transcribe", "language": "en"}`` or an
+            `AudioTranscription`); `None` turns it off, `NOT_GIVEN` keeps the
+            service default (off). On by default so user transcripts arrive.
+        output_modalities: ``("audio",)`` (speech plus its transcript) or
+            ``("text",)``; service default if `NOT_GIVEN`.
+        noise_reduction: ``"near_field"``, ``"far_field"``, a dict, or `None` (off).
+        speed: speaking speed, 0.25-1.5.
+        max_output_tokens: cap per response (1-4096) or ``"inf"``.
+        tool_choice: ``"auto"``, ``"none"``, ``"required"`` or a dict naming a function.
+        session_extra: wire fields deep-merged into the ``session`` of the first
+            ``session.update`` (for options without a keyword here). The service
+            rejects names it does not know.
+        organization: sent as ``OpenAI-Organization``.
+        project: sent as ``OpenAI-Project``.
+        azure_endpoint: an Azure OpenAI resource endpoint
+            (``https://<resource>.openai.azure.com``); selects Azure.
+        deployment: Azure deployment name (default: `model`).
+        azure_ad_token: Microsoft Entra ID access token, sent as a bearer token
+            when no API key is given. Never shown in reprs.
+        extra_headers: more request headers for the upgrade.
+        connection: transport knobs.
+    """
+
+    provider = "openai"
+
+    model: str = DEFAULT_MODEL
+    api_key: str | None = attrs.field(default=None, repr=False)
+    url: str | None = None
+    voice: str | None = None
+    instructions: str | None = None
+    tools: Sequence[ToolSpec | HasToolSpec] = ()
+    turn_detection: Any = NOT_GIVEN
+    input_transcription: Any = attrs.field(factory=lambda: dict(DEFAULT_TRANSCRIPTION))
+    output_modalities: Sequence[str] | NotGiven = NOT_GIVEN
+    noise_reduction: Any = NOT_GIVEN
+    speed: float | NotGiven = NOT_GIVEN
+    max_output_tokens: int | str | NotGiven = NOT_GIVEN
+    tool_choice: Any = NOT_GIVEN
+    session_extra: Mapping[str, Any] = attrs.field(factory=dict)
+    organization: str | None = None
+    project: str | None = None
+    azure_endpoint: str | None = None
+    deployment: str | None = None
+    azure_ad_token: str | None = attrs.field(default=None, repr=False)
+    extra_headers: Sequence[tuple[str, str]] = ()
+    connection: ConnectionOptions = attrs.field(factory=ConnectionOptions)
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise ConfigurationError(f"model must be a non-empty string, got {self.model!r}.")
+        try:
+            tool_specs(self.tools)
+        except TypeError as exc:
+            raise ConfigurationError(str(exc)) from None
+        if self.url is not None:
+            parts = urlsplit(self.url)
+            if parts.scheme not in ("ws", "wss") or not parts.netloc:
+                raise ConfigurationError(
+                    "url must be a ws:// or wss:// URL with a host, "
+                    f"got {self.url.split('?', 1)[0]!r}."
+                )
+        if self.azure_endpoint is not None:
+            parts = urlsplit(self.azure_endpoint)
+            if parts.scheme not in ("https", "http", "wss", "ws") or not parts.netloc:
+                raise ConfigurationError(
+                    "azure_endpoint must look like https://<resource>.openai.azure.com, "
+                    f"got {self.azure_endpoint!r}."
+                )
+        if isinstance(self.output_modalities, str):
+            raise ConfigurationError(
+                "output_modalities must be a list such as ['audio'] or ['text'], "
+                f"got the string {self.output_modalities!r}."
+            )
+        if self.turn_detection is not NOT_GIVEN and self.turn_detection is not None:
+            td = _to_wire(self.turn_detection)
+            if not isinstance(td, dict) or not isinstance(td.get("type"), str):
+                raise ConfigurationError(
+                    "turn_detection must be NOT_GIVEN (service default), None (push-to-talk) "
+                    "or an object with a 'type' such as {'type': 'server_vad'}, "
+                    f"got {self.turn_detection!r}."
+                )
+
+    # ------------------------------------------------------------------ endpoint
+
+    @property
+    def is_azure(self) -> bool:
+        """Whether this configuration talks to Azure OpenAI."""
+        return self.azure_endpoint is not None
+
+    def _key(self) -> str | None:
+        if self.api_key:
+            return self.api_key
+        env = _AZURE_KEY_ENV if self.is_azure else _KEY_ENV
+        return os.environ.get(env) or None
+
+    def endpoint_url_hint(self) -> str:
+        """The URL that `endpoint` dials, without needing credentials."""
+        model = (self.deployment or self.model) if self.is_azure else self.model
+        if self.url is not None:
+            base = self.url
+        elif self.azure_endpoint is not None:
+            parts = urlsplit(self.azure_endpoint.rstrip("/"))
+            scheme = "ws" if parts.scheme in ("http", "ws") else "wss"
+            path = parts.path.rstrip("/")
+            if not path.endswith("/openai/v1"):
+                path += "/openai/v1"
+            base = urlunsplit((scheme, parts.netloc, path + "/realtime", "", ""))
+        else:
+            base = _OPENAI_URL
+        parts = urlsplit(base)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        if not any(k in ("model", "call_id") for k, _ in query):
+            query.append(("model", model))
+        return urlunsplit(
+            (parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment)
+        )
+
+    def endpoint(self) -> tuple[str, list[tuple[str, str]]]:
+        """The WebSocket URL and the upgrade headers, credentials included.
+
+        Raises:
+            ConfigurationError: no API key (nor Entra token) was given or found in
+                the environment, and no `url` override makes it optional.
+        """
+        headers: list[tuple[str, str]] = []
+        key = self._key()
+        if self.is_azure:
+            if key:
+                headers.append(("api-key", key))
+            elif self.azure_ad_token:
+                headers.append(("Authorization", f"Bearer {self.azure_ad_token}"))
+            elif self.url is None:
+                raise ConfigurationError(
+                    "No Azure OpenAI credentials: pass api_key= or azure_ad_token=, "
+                    f"or set the {_AZURE_KEY_ENV} environment variable."
+                )
+        elif key:
+            headers.append(("Authorization", f"Bearer {key}"))
+        elif self.url is None:
+            raise ConfigurationError(
+                "No OpenAI API key: pass api_key= to OpenAIRealtime or set the "
+                f"{_KEY_ENV} environment variable."
+            )
+        if self.organization:
+            headers.append(("OpenAI-Organization", self.organization))
+        if self.project:
+            headers.append(("OpenAI-Project", self.project))
+        for name, value in self.extra_headers:
+            if name.lower() == "openai-beta":
+                raise ConfigurationError(
+                    "The OpenAI-Beta header selects the retired beta protocol; remove it."
+                )
+            headers.append((name, value))
+        return self.endpoint_url_hint(), headers
+
+    # ------------------------------------------------------------------ session
+
+    def session_config(self) -> dict[str, Any]:
+        """The ``session`` object of the first ``session.update``, as a wire dict."""
+        session: dict[str, Any] = {"type": "realtime"}
+        if self.instructions is not None:
+            session["instructions"] = self.instructions
+        if self.output_modalities is not NOT_GIVEN:
+            session["output_modalities"] = list(self.output_modalities)
+        audio_in: dict[str, Any] = {}
+        if self.input_transcription is not NOT_GIVEN:
+            audio_in["transcription"] = _to_wire(self.input_transcription)
+        if self.turn_detection is not NOT_GIVEN:
+            audio_in["turn_detection"] = _to_wire(self.turn_detection)
+        if self.noise_reduction is not NOT_GIVEN:
+            nr = self.noise_reduction
+            audio_in["noise_reduction"] = {"type": nr} if isinstance(nr, str) else _to_wire(nr)
+        audio_out: dict[str, Any] = {}
+        if self.voice is not None:
+            audio_out["voice"] = self.voice
+        if self.speed is not NOT_GIVEN:
+            audio_out["speed"] = self.speed
+        audio: dict[str, Any] = {}
+        if audio_in:
+            audio["input"] = audio_in
+        if audio_out:
+            audio["output"] = audio_out
+        if audio:
+            session["audio"] = audio
+        specs = tool_specs(self.tools)
+        if specs:
+            session["tools"] = [tool_to_wire(s) for s in specs]
+        if self.tool_choice is not NOT_GIVEN:
+            session["tool_choice"] = _to_wire(self.tool_choice)
+        if self.max_output_tokens is not NOT_GIVEN:
+            session["max_output_tokens"] = self.max_output_tokens
+        return _merge(session, self.session_extra)
+
+    def new_protocol(self, *, resumption_handle: str | None = None) -> OpenAIProtocol:
+        """A fresh `OpenAIProtocol` for this configuration.
+
+        OpenAI Realtime has no session resumption, so `resumption_handle` is ignored.
+        """
+        from .protocol import OpenAIProtocol
+
+        return OpenAIProtocol(self)

@@ -1,0 +1,748 @@
+"""`OpenAIProtocol`: the sans-IO state machine of an OpenAI Realtime session.
+
+Pure: no Trio, no clock, no I/O. Wire messages come in through `receive`,
+commands through `handle`; provider-neutral events come out of both, and the
+client events to send collect in an outbox drained by `data_to_send`.
+
+Behaviour worth knowing:
+
+- The ``session.update`` built from the configuration is queued when
+  ``session.created`` arrives; the first ``session.updated`` yields
+  `SessionReady`. Commands that send something are refused until then.
+- A ``response.create`` asked for (by `SendText`, `SendToolResult`, `Respond`,
+  `CommitAudio`) while a conversation response is in progress or already
+  requested is held back and sent after that response's ``response.done``
+  (the service refuses a second active response). Only the latest one is kept,
+  and an interruption discards it. Out-of-band responses are never held back.
+- Interruption. On a server barge-in (``input_audio_buffer.speech_started``
+  while a response with audio is in progress, or while audio the application
+  reported is still unplayed) and on `Interrupt`, the generation number goes
+  up, `Interrupted` is emitted and no further audio of the responses in
+  progress is delivered. `Interrupt` also sends ``response.cancel`` when a
+  conversation response is in progress; a server barge-in does not, because
+  the service cancels the response itself (``interrupt_response``).
+- Truncation. The last assistant item that carried audio is truncated with
+  ``conversation.item.truncate`` at ``min(played, received)`` milliseconds, where
+  *played* is the latest `ReportPlayback` for that item. An application that
+  never reports playback is assumed to have played everything it received, so
+  the cut falls at the audio received so far: nothing is truncated once the
+  item's audio was complete, and an item still being generated is cut at what
+  arrived. The cut never exceeds the audio received (the service rejects that).
+- ``response.cancel``'s benign ``response_cancel_not_active`` error (the
+  response had just finished) is swallowed for cancels this machine sent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+import numpy as np
+
+from .._config import tool_specs
+from .._wire import NotGiven
+from ..audio import AudioError, AudioFrame
+from ..errors import ProtocolError
+from ..events import (
+    AudioOut,
+    ClearAudio,
+    Command,
+    CommitAudio,
+    EndActivity,
+    EndAudioStream,
+    Event,
+    InputCommitted,
+    Interrupt,
+    Interrupted,
+    InvalidToolCall,
+    RealtimeProtocol,
+    ReportPlayback,
+    Respond,
+    ResponseDone,
+    ResponseStarted,
+    SendImage,
+    SendText,
+    SendToolResult,
+    ServerErrorEvent,
+    SessionReady,
+    SessionUpdated,
+    SpeechStarted,
+    SpeechStopped,
+    StartActivity,
+    TextOut,
+    ToolCall,
+    Transcript,
+    UpdateSession,
+    Usage,
+)
+from . import messages as m
+from .codec import decode_server_event, encode_audio_append, encode_client_event, structure_wire
+
+if TYPE_CHECKING:
+    from .config import OpenAIRealtime
+
+__all__ = ["SAMPLE_RATE", "OpenAIProtocol"]
+
+#: PCM16 mono at 24 kHz both ways.
+SAMPLE_RATE: Final = 24000
+_BYTES_PER_MS: Final = SAMPLE_RATE * 2 // 1000
+#: Error codes after which the session cannot go on.
+_FATAL_CODES: Final = frozenset({"session_expired", "invalid_api_key", "insufficient_quota"})
+#: How many assistant items' audio counters are kept.
+_MAX_TRACKED_ITEMS: Final = 32
+
+
+@attrs.define
+class _Response:
+    id: str
+    out_of_band: bool
+    audio: bool
+    dropped: bool = False
+
+
+@attrs.define
+class _ItemAudio:
+    item_id: str
+    response_id: str
+    content_index: int = 0
+    received_bytes: int = 0
+    played_ms: int | None = None
+    complete: bool = False
+    truncated: bool = False
+
+    @property
+    def received_ms(self) -> int:
+        return self.received_bytes // _BYTES_PER_MS
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _usage(u: m.Usage | NotGiven | None) -> Usage | None:
+    if not isinstance(u, m.Usage):
+        return None
+    details: dict[str, Any] = {}
+    for name in ("input_token_details", "output_token_details"):
+        value = getattr(u, name)
+        if attrs.has(type(value)):
+            from .codec import unstructure_wire
+
+            details[name] = unstructure_wire(value)
+    return Usage(
+        input_tokens=u.input_tokens if isinstance(u.input_tokens, int) else None,
+        output_tokens=u.output_tokens if isinstance(u.output_tokens, int) else None,
+        total_tokens=u.total_tokens if isinstance(u.total_tokens, int) else None,
+        details=details,
+    )
+
+
+class OpenAIProtocol(RealtimeProtocol):
+    """The sans-IO state machine of one OpenAI Realtime connection.
+
+    Args:
+        config: the `OpenAIRealtime` whose session configuration is sent on
+            ``session.created``; a default one when omitted.
+    """
+
+    input_sample_rate = SAMPLE_RATE
+    output_sample_rate = SAMPLE_RATE
+
+    def __init__(self, config: OpenAIRealtime | None = None) -> None:
+        if config is None:
+            from .config import OpenAIRealtime
+
+            config = OpenAIRealtime()
+        self._config = config
+        self._outbox: list[str] = []
+        self._ready = False
+        self._configured = False
+        self._session_id: str | None = None
+        self._session_update_id: str | None = None
+        self._interrupt_response = True
+        self._generation = 0
+        self._next_id = 0
+        self._responses: dict[str, _Response] = {}
+        self._current: str | None = None
+        self._create_in_flight = False
+        self._pending_create: m.ResponseCreate | None = None
+        self._items: OrderedDict[str, _ItemAudio] = OrderedDict()
+        self._last_item: _ItemAudio | None = None
+        self._tool_args: dict[str, list[str]] = {}
+        self._tool_calls_seen: set[str] = set()
+        self._tool_results_sent: set[str] = set()
+        self._cancel_ids: set[str] = set()
+
+    # ------------------------------------------------------------------ interface
+
+    @property
+    def ready(self) -> bool:
+        """Whether the service confirmed our session configuration."""
+        return self._ready
+
+    @property
+    def generation(self) -> int:
+        """Number of interruptions so far; stamped on every `AudioOut`."""
+        return self._generation
+
+    @property
+    def session_id(self) -> str | None:
+        """The service's session id, once known."""
+        return self._session_id
+
+    @property
+    def response_in_progress(self) -> str | None:
+        """The id of the conversation response in progress, if any."""
+        return self._current
+
+    def start(self) -> None:
+        """Nothing to send first: the configuration goes out on ``session.created``."""
+
+    def data_to_send(self) -> list[str]:
+        """Drain and return the outbox, oldest first."""
+        out, self._outbox = self._outbox, []
+        return out
+
+    def audio_message(self, frame: AudioFrame) -> str:
+        """Encode one chunk of input audio as ``input_audio_buffer.append``.
+
+        Raises:
+            AudioError: the frame is not mono 24 kHz.
+        """
+        if frame.sample_rate != SAMPLE_RATE or frame.channels != 1:
+            raise AudioError(
+                f"OpenAI Realtime takes mono {SAMPLE_RATE} Hz audio, got "
+                f"{frame.channels} channel(s) at {frame.sample_rate} Hz; resample first"
+            )
+        samples = frame.samples
+        if samples.dtype.byteorder == ">" or not samples.flags.c_contiguous:
+            samples = np.ascontiguousarray(samples, dtype="<i2")
+        return encode_audio_append(samples)  # type: ignore[arg-type]
+
+    def receive(self, data: str | bytes) -> list[Event]:
+        """Decode one server message, update the state, return its neutral events.
+
+        Raises:
+            ProtocolError: the message is malformed.
+        """
+        return self.receive_event(decode_server_event(data))
+
+    def receive_event(self, ev: m.ServerEvent) -> list[Event]:
+        """Like `receive`, for an already decoded server event."""
+        if type(ev) is m.ResponseOutputAudioDelta:
+            return self._on_audio(ev)
+        handler = _HANDLERS.get(type(ev))
+        if handler is None:
+            return []
+        events: list[Event] = handler(self, ev)
+        return events
+
+    def handle(self, command: Command) -> list[Event]:
+        """Apply a command: queue client events, return the events it causes here.
+
+        Raises:
+            ProtocolError: (``side="local"``) the command is not valid now, e.g.
+                before the session is ready, or a result for an unknown tool call.
+        """
+        if isinstance(command, ReportPlayback):
+            return self._report_playback(command)
+        if isinstance(command, Interrupt):
+            return self._interrupt("local", None)
+        if isinstance(command, (StartActivity, EndAudioStream)):
+            return []  # the input buffer simply collects audio until a commit
+        if not self._ready:
+            raise ProtocolError(
+                f"Cannot {type(command).__name__} yet: the session is not ready "
+                "(wait for SessionReady).",
+                side="local",
+            )
+        if isinstance(command, SendText):
+            self._create_user_message([{"type": "input_text", "text": command.text}])
+            if command.respond:
+                self._respond(m.ResponseCreate(event_id=self._event_id()))
+        elif isinstance(command, SendImage):
+            from .._wire import b64encode
+
+            url = f"data:{command.mime_type};base64,{b64encode(command.data)}"
+            self._create_user_message([{"type": "input_image", "image_url": url}])
+            if command.respond:
+                self._respond(m.ResponseCreate(event_id=self._event_id()))
+        elif isinstance(command, Respond):
+            self._respond_command(command)
+        elif isinstance(command, (CommitAudio, EndActivity)):
+            self._send(m.InputAudioBufferCommit(event_id=self._event_id()))
+            if isinstance(command, EndActivity) or command.respond:
+                self._respond(m.ResponseCreate(event_id=self._event_id()))
+        elif isinstance(command, ClearAudio):
+            self._send(m.InputAudioBufferClear(event_id=self._event_id()))
+        elif isinstance(command, SendToolResult):
+            self._send_tool_result(command)
+        elif isinstance(command, UpdateSession):
+            self._update_session(command)
+        else:
+            raise ProtocolError(
+                f"OpenAI Realtime does not support the {type(command).__name__} command.",
+                side="local",
+            )
+        return []
+
+    # ------------------------------------------------------------------ sending
+
+    def _event_id(self) -> str:
+        self._next_id += 1
+        return f"trio_{self._next_id}"
+
+    def _send(self, ev: m.ClientEvent) -> None:
+        self._outbox.append(encode_client_event(ev))
+
+    def _create_user_message(self, content: list[dict[str, Any]]) -> None:
+        item = {"type": "message", "role": "user", "content": content}
+        ev = structure_wire(
+            {"type": "conversation.item.create", "event_id": self._event_id(), "item": item},
+            m.ClientEvent,
+            what="client event",
+        )
+        self._send(ev)
+
+    def _respond(self, create: m.ResponseCreate) -> None:
+        if self._current is not None or self._create_in_flight:
+            self._pending_create = create
+            return
+        self._create_in_flight = True
+        self._send(create)
+
+    def _respond_command(self, command: Respond) -> None:
+        params: dict[str, Any] = {}
+        if command.instructions is not None:
+            params["instructions"] = command.instructions
+        if command.out_of_band:
+            params["conversation"] = "none"
+        if command.metadata is not None:
+            params["metadata"] = dict(command.metadata)
+        wire: dict[str, Any] = {"type": "response.create", "event_id": self._event_id()}
+        if params:
+            wire["response"] = params
+        create = structure_wire(wire, m.ClientEvent, what="client event")
+        if command.out_of_band:
+            self._send(create)
+        else:
+            self._respond(create)
+
+    def _send_tool_result(self, command: SendToolResult) -> None:
+        call_id = command.call_id
+        if call_id not in self._tool_calls_seen:
+            raise ProtocolError(
+                f"No tool call with call_id {call_id!r} was made in this session.", side="local"
+            )
+        if call_id in self._tool_results_sent:
+            raise ProtocolError(
+                f"The result of tool call {call_id!r} was already sent.", side="local"
+            )
+        value = {"error": command.output} if command.is_error else command.output
+        if isinstance(value, str):
+            output = value
+        else:
+            try:
+                output = json.dumps(value, ensure_ascii=False)
+            except (TypeError, ValueError) as exc:
+                raise ProtocolError(
+                    f"The result of tool call {call_id!r} cannot be encoded as JSON ({exc}).",
+                    side="local",
+                ) from None
+        self._tool_results_sent.add(call_id)
+        self._send(
+            m.ConversationItemCreate(
+                item=m.FunctionCallOutputItem(call_id=call_id, output=output),
+                event_id=self._event_id(),
+            )
+        )
+        if command.respond:
+            self._respond(m.ResponseCreate(event_id=self._event_id()))
+
+    def _update_session(self, command: UpdateSession) -> None:
+        from .config import _merge, tool_to_wire
+
+        session: dict[str, Any] = {"type": "realtime"}
+        if command.instructions is not None:
+            session["instructions"] = command.instructions
+        if command.voice is not None:
+            session["audio"] = {"output": {"voice": command.voice}}
+        if command.tools is not None:
+            session["tools"] = [tool_to_wire(s) for s in tool_specs(command.tools)]
+        session = _merge(session, command.extra)
+        self._send(
+            structure_wire(
+                {"type": "session.update", "event_id": self._event_id(), "session": session},
+                m.ClientEvent,
+                what="session.update built from UpdateSession",
+            )
+        )
+
+    # ------------------------------------------------------------------ playback, interruption
+
+    def _report_playback(self, command: ReportPlayback) -> list[Event]:
+        if command.played_ms < 0:
+            raise ProtocolError(
+                f"played_ms must not be negative, got {command.played_ms}.", side="local"
+            )
+        if command.item_id is None:
+            item = self._last_item
+        else:
+            item = self._items.get(command.item_id)
+            if item is None:
+                raise ProtocolError(
+                    f"No assistant audio was received for item {command.item_id!r}.",
+                    side="local",
+                )
+        if item is not None:
+            item.played_ms = command.played_ms
+        return []
+
+    def _barge_in(self) -> bool:
+        if not self._interrupt_response:
+            return False
+        current = self._responses.get(self._current) if self._current is not None else None
+        if current is not None and current.audio and not current.dropped:
+            return True
+        item = self._last_item
+        return (
+            item is not None
+            and not item.truncated
+            and item.played_ms is not None
+            and item.played_ms < item.received_ms
+        )
+
+    def _interrupt(self, source: str, raw: Any) -> list[Event]:
+        self._generation += 1
+        current = self._responses.get(self._current) if self._current is not None else None
+        for r in self._responses.values():
+            r.dropped = True
+        self._pending_create = None
+        if source == "local" and current is not None:
+            cancel_id = self._event_id()
+            self._cancel_ids.add(cancel_id)
+            self._send(m.ResponseCancel(response_id=current.id, event_id=cancel_id))
+        item = self._last_item
+        response_id = current.id if current is not None else None
+        if item is not None and not item.truncated:
+            received = item.received_ms
+            played = item.played_ms if item.played_ms is not None else received
+            end = max(0, min(played, received))
+            if not item.complete or end < received:
+                item.truncated = True
+                self._send(
+                    m.ConversationItemTruncate(
+                        item_id=item.item_id,
+                        content_index=item.content_index,
+                        audio_end_ms=end,
+                        event_id=self._event_id(),
+                    )
+                )
+            if response_id is None:
+                response_id = item.response_id
+        return [Interrupted(response_id=response_id, source=source, raw=raw)]  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ server events
+
+    def _on_audio(self, ev: m.ResponseOutputAudioDelta) -> list[Event]:
+        response = self._responses.get(ev.response_id)
+        if response is not None:
+            if response.dropped:
+                return []
+            response.audio = True
+        try:
+            frame = AudioFrame.from_bytes(ev.delta, SAMPLE_RATE)
+        except AudioError as exc:
+            raise ProtocolError(
+                f"The server sent output audio that is not 16-bit PCM: {exc}.", raw=ev.event_id
+            ) from None
+        item = self._items.get(ev.item_id)
+        if item is None:
+            item = _ItemAudio(ev.item_id, ev.response_id, ev.content_index)
+            self._items[ev.item_id] = item
+            while len(self._items) > _MAX_TRACKED_ITEMS:
+                self._items.popitem(last=False)
+        item.received_bytes += len(ev.delta)
+        self._last_item = item
+        return [
+            AudioOut(
+                frame=frame,
+                response_id=ev.response_id,
+                item_id=ev.item_id,
+                generation=self._generation,
+                raw=ev,
+            )
+        ]
+
+    def _note_session(self, session: m.Session) -> None:
+        if not isinstance(session, m.RealtimeSession):
+            return
+        if isinstance(session.id, str):
+            self._session_id = session.id
+        audio = session.audio
+        if isinstance(audio, m.AudioConfig) and isinstance(audio.input, m.AudioInput):
+            td = audio.input.turn_detection
+            if td is None:
+                self._interrupt_response = False
+            elif isinstance(td, (m.ServerVad, m.SemanticVad)):
+                self._interrupt_response = td.interrupt_response is not False
+
+    def _on_session_created(self, ev: m.SessionCreated) -> list[Event]:
+        self._note_session(ev.session)
+        if not self._configured:
+            self._configured = True
+            self._session_update_id = self._event_id()
+            self._send(
+                structure_wire(
+                    {
+                        "type": "session.update",
+                        "event_id": self._session_update_id,
+                        "session": self._config.session_config(),
+                    },
+                    m.ClientEvent,
+                    what="session.update built from the configuration",
+                )
+            )
+        return []
+
+    def _on_session_updated(self, ev: m.SessionUpdated) -> list[Event]:
+        self._note_session(ev.session)
+        if not self._ready:
+            self._ready = True
+            return [SessionReady(session_id=self._session_id, raw=ev)]
+        return [SessionUpdated(raw=ev)]
+
+    def _on_error(self, ev: m.Error) -> list[Event]:
+        err = ev.error
+        code = err.code if isinstance(err.code, (str, int)) else None
+        event_id = _str(err.event_id)
+        if code == "response_cancel_not_active" and event_id in self._cancel_ids:
+            self._cancel_ids.discard(event_id)
+            return []
+        fatal = code in _FATAL_CODES or (
+            not self._ready and event_id is not None and event_id == self._session_update_id
+        )
+        return [
+            ServerErrorEvent(
+                message=err.message,
+                code=code,
+                type=err.type,
+                param=_str(err.param),
+                event_id=event_id,
+                fatal=fatal,
+                raw=ev,
+            )
+        ]
+
+    def _on_speech_started(self, ev: m.InputAudioBufferSpeechStarted) -> list[Event]:
+        events: list[Event] = [
+            SpeechStarted(audio_start_ms=ev.audio_start_ms, item_id=ev.item_id, raw=ev)
+        ]
+        if self._barge_in():
+            events += self._interrupt("server", ev)
+        return events
+
+    def _on_speech_stopped(self, ev: m.InputAudioBufferSpeechStopped) -> list[Event]:
+        return [SpeechStopped(audio_end_ms=ev.audio_end_ms, item_id=ev.item_id, raw=ev)]
+
+    def _on_committed(self, ev: m.InputAudioBufferCommitted) -> list[Event]:
+        return [InputCommitted(item_id=ev.item_id, raw=ev)]
+
+    def _on_response_created(self, ev: m.ResponseCreated) -> list[Event]:
+        r = ev.response
+        rid = _str(r.id)
+        out_of_band = r.conversation_id is None
+        modalities = r.output_modalities
+        audio = not isinstance(modalities, list) or "audio" in modalities
+        if rid is not None:
+            self._responses[rid] = _Response(rid, out_of_band, audio)
+            if not out_of_band:
+                self._current = rid
+        if not out_of_band:
+            self._create_in_flight = False
+        return [ResponseStarted(response_id=rid, raw=ev)]
+
+    def _on_response_done(self, ev: m.ResponseDone) -> list[Event]:
+        r = ev.response
+        rid = _str(r.id)
+        events: list[Event] = []
+        if isinstance(r.output, list):
+            for item in r.output:
+                if (
+                    isinstance(item, m.FunctionCallItem)
+                    and isinstance(item.call_id, str)
+                    and item.call_id not in self._tool_calls_seen
+                    and item.status == "completed"
+                ):
+                    events.append(self._tool_call(item.call_id, item.name, item.arguments, rid, ev))
+        if rid is not None:
+            self._responses.pop(rid, None)
+            for audio_item in self._items.values():
+                if audio_item.response_id == rid:
+                    audio_item.complete = True
+        if rid == self._current or (rid is None and r.conversation_id is not None):
+            self._current = None
+        details = r.status_details
+        reason: str | None = None
+        if isinstance(details, m.ResponseStatusDetails):
+            reason = _str(details.reason)
+            if reason is None and isinstance(details.error, m.ResponseStatusError):
+                reason = _str(details.error.code) or _str(details.error.message)
+        events.append(
+            ResponseDone(
+                response_id=rid,
+                status=_str(r.status) or "completed",
+                reason=reason,
+                usage=_usage(r.usage),
+                raw=ev,
+            )
+        )
+        if self._current is None and not self._create_in_flight and self._pending_create:
+            create, self._pending_create = self._pending_create, None
+            self._respond(create)
+        return events
+
+    def _on_audio_done(self, ev: m.ResponseOutputAudioDone) -> list[Event]:
+        item = self._items.get(ev.item_id)
+        if item is not None:
+            item.complete = True
+        return []
+
+    def _on_output_transcript_delta(self, ev: m.ResponseOutputAudioTranscriptDelta) -> list[Event]:
+        return [
+            Transcript(
+                role="assistant",
+                text=ev.delta,
+                final=False,
+                item_id=ev.item_id,
+                response_id=ev.response_id,
+                raw=ev,
+            )
+        ]
+
+    def _on_output_transcript_done(self, ev: m.ResponseOutputAudioTranscriptDone) -> list[Event]:
+        return [
+            Transcript(
+                role="assistant",
+                text=ev.transcript,
+                final=True,
+                item_id=ev.item_id,
+                response_id=ev.response_id,
+                raw=ev,
+            )
+        ]
+
+    def _on_text_delta(self, ev: m.ResponseOutputTextDelta) -> list[Event]:
+        return [TextOut(text=ev.delta, response_id=ev.response_id, item_id=ev.item_id, raw=ev)]
+
+    def _on_input_transcript_delta(
+        self, ev: m.ConversationItemInputAudioTranscriptionDelta
+    ) -> list[Event]:
+        if not isinstance(ev.delta, str) or not ev.delta:
+            return []
+        return [Transcript(role="user", text=ev.delta, final=False, item_id=ev.item_id, raw=ev)]
+
+    def _on_input_transcript_completed(
+        self, ev: m.ConversationItemInputAudioTranscriptionCompleted
+    ) -> list[Event]:
+        return [Transcript(role="user", text=ev.transcript, final=True, item_id=ev.item_id, raw=ev)]
+
+    def _on_input_transcript_failed(
+        self, ev: m.ConversationItemInputAudioTranscriptionFailed
+    ) -> list[Event]:
+        err = ev.error
+        return [
+            ServerErrorEvent(
+                message=_str(err.message) or "The user's speech could not be transcribed.",
+                code=_str(err.code),
+                type=_str(err.type) or "transcription_error",
+                param=_str(err.param),
+                fatal=False,
+                raw=ev,
+            )
+        ]
+
+    def _on_arguments_delta(self, ev: m.ResponseFunctionCallArgumentsDelta) -> list[Event]:
+        if ev.call_id not in self._tool_calls_seen:
+            self._tool_args.setdefault(ev.call_id, []).append(ev.delta)
+        return []
+
+    def _on_arguments_done(self, ev: m.ResponseFunctionCallArgumentsDone) -> list[Event]:
+        if ev.call_id in self._tool_calls_seen:
+            return []
+        return [self._tool_call(ev.call_id, ev.name, ev.arguments, ev.response_id, ev)]
+
+    def _on_output_item_done(self, ev: m.ResponseOutputItemDone) -> list[Event]:
+        item = ev.item
+        if (
+            isinstance(item, m.FunctionCallItem)
+            and isinstance(item.call_id, str)
+            and item.call_id not in self._tool_calls_seen
+            and item.status == "completed"
+        ):
+            return [self._tool_call(item.call_id, item.name, item.arguments, ev.response_id, ev)]
+        return []
+
+    def _assembled(self, call_id: str, arguments: str) -> str:
+        """`arguments` as given, or the streamed fragments when it came empty."""
+        parts = self._tool_args.pop(call_id, None)
+        if not arguments.strip() and parts:
+            return "".join(parts)
+        return arguments
+
+    def _tool_call(
+        self, call_id: str, name: str, arguments: str, response_id: str | None, raw: Any
+    ) -> Event:
+        self._tool_calls_seen.add(call_id)
+        arguments = self._assembled(call_id, arguments)
+        text = arguments.strip()
+        try:
+            parsed = json.loads(text) if text else {}
+        except ValueError as exc:
+            return InvalidToolCall(
+                call_id=call_id,
+                name=name,
+                arguments_text=arguments,
+                message=f"The arguments of tool call {name!r} are not valid JSON ({exc}).",
+                response_id=response_id,
+                raw=raw,
+            )
+        if not isinstance(parsed, dict):
+            return InvalidToolCall(
+                call_id=call_id,
+                name=name,
+                arguments_text=arguments,
+                message=(
+                    f"The arguments of tool call {name!r} are not a JSON object "
+                    f"(got {type(parsed).__name__})."
+                ),
+                response_id=response_id,
+                raw=raw,
+            )
+        return ToolCall(
+            call_id=call_id, name=name, arguments=parsed, response_id=response_id, raw=raw
+        )
+
+
+_HANDLERS: dict[type, Any] = {
+    m.SessionCreated: OpenAIProtocol._on_session_created,
+    m.SessionUpdated: OpenAIProtocol._on_session_updated,
+    m.Error: OpenAIProtocol._on_error,
+    m.InputAudioBufferSpeechStarted: OpenAIProtocol._on_speech_started,
+    m.InputAudioBufferSpeechStopped: OpenAIProtocol._on_speech_stopped,
+    m.InputAudioBufferCommitted: OpenAIProtocol._on_committed,
+    m.ResponseCreated: OpenAIProtocol._on_response_created,
+    m.ResponseDone: OpenAIProtocol._on_response_done,
+    m.ResponseOutputAudioDone: OpenAIProtocol._on_audio_done,
+    m.ResponseOutputAudioTranscriptDelta: OpenAIProtocol._on_output_transcript_delta,
+    m.ResponseOutputAudioTranscriptDone: OpenAIProtocol._on_output_transcript_done,
+    m.ResponseOutputTextDelta: OpenAIProtocol._on_text_delta,
+    m.ConversationItemInputAudioTranscriptionDelta: OpenAIProtocol._on_input_transcript_delta,
+    m.ConversationItemInputAudioTranscriptionCompleted: OpenAIProtocol._on_input_transcript_completed,
+    m.ConversationItemInputAudioTranscriptionFailed: OpenAIProtocol._on_input_transcript_failed,
+    m.ResponseFunctionCallArgumentsDelta: OpenAIProtocol._on_arguments_delta,
+    m.ResponseFunctionCallArgumentsDone: OpenAIProtocol._on_arguments_done,
+    m.ResponseOutputItemDone: OpenAIProtocol._on_output_item_done,
+}
