@@ -4,6 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LINT_PATHS := trio_realtime tests $(wildcard benchmarks examples)
 
 .PHONY: help install test lint bench demo docs clean
 
@@ -27,8 +28,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check trio_realtime tests benchmarks examples
-	$(BIN)/ruff format --check trio_realtime tests benchmarks examples
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
 
 bench: $(STAMP)
