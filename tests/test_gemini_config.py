@@ -171,7 +171,7 @@ def test_bad_url_is_a_configuration_error(bad: str) -> None:
 
 def test_bad_options_are_configuration_errors() -> None:
     with pytest.raises(ConfigurationError, match="not a tool"):
-        GeminiLive(tools=[42])  # type: ignore[list-item]
+        GeminiLive(tools=[42])
     with pytest.raises(ConfigurationError, match="text_input must be"):
         GeminiLive(text_input="carrier-pigeon")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="response_modalities"):
@@ -340,3 +340,13 @@ def test_new_protocol() -> None:
     proto.start()
     (setup,) = proto.data_to_send()
     assert json.loads(setup)["setup"]["sessionResumption"] == {"handle": "H"}
+
+
+def test_sequences_are_frozen_and_validated() -> None:
+    spec = ToolSpec("f")
+    config = GeminiLive(tools=[spec], response_modalities=["TEXT"])
+    assert config.tools == (spec,)
+    assert config.response_modalities == ("TEXT",)
+    assert GeminiLive(tools=None).tools == ()
+    with pytest.raises(ConfigurationError, match="tools must be a list of tools, got str"):
+        GeminiLive(tools="f")

@@ -52,11 +52,20 @@ def _check_text_input(_inst: Any, _attr: Any, value: str) -> None:
         )
 
 
-def _check_modalities(_inst: Any, _attr: Any, value: Sequence[str]) -> None:
+def _modalities(value: Sequence[str]) -> tuple[str, ...]:
     if isinstance(value, str) or not value or not all(isinstance(v, str) for v in value):
         raise ConfigurationError(
             f"response_modalities must be a non-empty list of strings such as ['AUDIO'], got {value!r}."
         )
+    return tuple(value)
+
+
+def _tools(value: Any) -> tuple[ToolSpec | HasToolSpec, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise ConfigurationError(f"tools must be a list of tools, got {type(value).__name__}.")
+    return tuple(value)
 
 
 @attrs.frozen(kw_only=True)
@@ -128,11 +137,9 @@ class GeminiLive(ProviderConfig):
     url: str | None = None
     voice: str | None = None
     instructions: str | None = None
-    tools: Sequence[ToolSpec | HasToolSpec] = ()
+    tools: Sequence[ToolSpec | HasToolSpec] = attrs.field(default=(), converter=_tools)
     language: str | None = None
-    response_modalities: Sequence[str] = attrs.field(
-        default=("AUDIO",), validator=_check_modalities
-    )
+    response_modalities: Sequence[str] = attrs.field(default=("AUDIO",), converter=_modalities)
     input_transcription: bool = True
     output_transcription: bool = True
     automatic_activity_detection: bool = True
