@@ -648,3 +648,126 @@ def test_hypothesis_extras_and_urlsafe_base64(data: bytes, extra: dict[str, Any]
     a, b = (codec.decode_server_message(json.dumps(f)) for f in frames)
     assert a == b
     assert json.loads(codec.encode_server_message(a)) == frames[0]
+
+
+# --------------------------------------------------------------------------- frames the SDK sends
+
+
+def _sdk_frames() -> list[dict[str, Any]]:
+    """Client frames built the way google-genai's live.py builds them (mixed casing)."""
+    from google.genai import _common
+    from google.genai import _live_converters as lc
+    from google.genai._api_client import BaseApiClient
+
+    api = BaseApiClient(api_key="test-key")
+    config = gt.LiveConnectConfig(
+        response_modalities=[gt.Modality.AUDIO],
+        system_instruction="Be brief.",
+        temperature=0.5,
+        speech_config=gt.SpeechConfig(
+            voice_config=gt.VoiceConfig(
+                prebuilt_voice_config=gt.PrebuiltVoiceConfig(voice_name="Kore")
+            ),
+            language_code="en-US",
+        ),
+        realtime_input_config=gt.RealtimeInputConfig(
+            automatic_activity_detection=gt.AutomaticActivityDetection(
+                disabled=False, silence_duration_ms=500
+            )
+        ),
+        session_resumption=gt.SessionResumptionConfig(handle="h-1"),
+        context_window_compression=gt.ContextWindowCompressionConfig(
+            trigger_tokens=1000, sliding_window=gt.SlidingWindow(target_tokens=500)
+        ),
+        input_audio_transcription=gt.AudioTranscriptionConfig(),
+        output_audio_transcription=gt.AudioTranscriptionConfig(),
+        thinking_config=gt.ThinkingConfig(thinking_budget=0),
+        tools=[
+            gt.Tool(
+                function_declarations=[
+                    gt.FunctionDeclaration(
+                        name="f",
+                        description="d",
+                        parameters=gt.Schema(
+                            type=gt.Type.OBJECT, properties={"a": gt.Schema(type=gt.Type.STRING)}
+                        ),
+                    )
+                ]
+            )
+        ],
+    )
+    setup = _common.convert_to_dict(
+        lc._LiveConnectParameters_to_mldev(
+            api_client=api,
+            from_object=gt.LiveConnectParameters(model="models/m", config=config).model_dump(
+                exclude_none=True
+            ),
+        )
+    )
+    del setup["config"]
+    audio = _common.convert_to_dict(
+        lc._LiveSendRealtimeInputParameters_to_mldev(
+            from_object=gt.LiveSendRealtimeInputParameters(
+                audio=gt.Blob(data=b"\xfb\xff", mime_type="audio/pcm;rate=16000")
+            )
+        )
+    )
+    frames = [
+        _common.encode_unserializable_types(setup),
+        {"realtime_input": _common.encode_unserializable_types(audio)},
+    ]
+    return json.loads(json.dumps(frames))  # type: ignore[no-any-return]
+
+
+def test_frames_built_by_the_sdk_decode_without_extras() -> None:
+    setup_frame, audio_frame = _sdk_frames()
+    # The SDK really does mix casings (this is what the fake server receives).
+    assert "voice_config" in setup_frame["setup"]["generationConfig"]["speechConfig"]
+    assert audio_frame["realtime_input"]["audio"]["data"] == "-_8="
+
+    setup = codec.decode_client_message(json.dumps(setup_frame))
+    assert isinstance(setup, m.ClientMessage)
+    assert isinstance(setup.setup, m.Setup)
+    assert setup.setup.generation_config == m.GenerationConfig(
+        response_modalities=["AUDIO"],
+        temperature=0.5,
+        speech_config=m.SpeechConfig(
+            voice_config=m.VoiceConfig(
+                prebuilt_voice_config=m.PrebuiltVoiceConfig(voice_name="Kore")
+            ),
+            language_code="en-US",
+        ),
+        thinking_config=m.ThinkingConfig(thinking_budget=0),
+    )
+    assert setup.setup.realtime_input_config == m.RealtimeInputConfig(
+        automatic_activity_detection=m.AutomaticActivityDetection(
+            disabled=False, silence_duration_ms=500
+        )
+    )
+    assert setup.setup.context_window_compression == m.ContextWindowCompressionConfig(
+        trigger_tokens=1000, sliding_window=m.SlidingWindow(target_tokens=500)
+    )
+    assert setup.setup.session_resumption == m.SessionResumptionConfig(handle="h-1")
+
+    def no_extras(obj: Any) -> None:
+        if attrs.has(type(obj)):
+            assert getattr(obj, "extra", {}) == {}, obj
+            for f in attrs.fields(type(obj)):
+                no_extras(getattr(obj, f.name))
+        elif isinstance(obj, list):
+            for item in obj:
+                no_extras(item)
+
+    no_extras(setup)
+    audio = codec.decode_client_message(json.dumps(audio_frame))
+    assert audio == m.ClientMessage(
+        realtime_input=m.RealtimeInput(
+            audio=m.Blob(mime_type="audio/pcm;rate=16000", data=b"\xfb\xff")
+        )
+    )
+    # Our re-encoding is camelCase with standard base64, and still valid for the SDK.
+    encoded = json.loads(codec.encode_client_message(audio))
+    assert encoded == {
+        "realtimeInput": {"audio": {"mimeType": "audio/pcm;rate=16000", "data": "+/8="}}
+    }
+    validate_client_with_sdk(json.loads(codec.encode_client_message(setup)))
