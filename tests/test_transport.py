@@ -318,6 +318,24 @@ async def test_peer_hanging_up_during_the_upgrade_is_a_handshake_error() -> None
     assert "closed the connection before completing the WebSocket upgrade" in str(info.value)
 
 
+async def test_bad_upgrade_response_is_a_handshake_error() -> None:
+    async def bogus(peer: RawPeer) -> None:
+        await peer.next_event()  # the request
+        await peer.stream.send_all(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: bogus\r\n\r\n"
+        )
+        await peer.next_event()
+
+    with trio.fail_after(10):
+        async with raw_peer(bogus) as (stream, _peer):
+            with no_leaked_tasks(), pytest.raises(HandshakeError) as info:
+                async with _wrap_stream(stream, "ws://fake.test/x"):
+                    pytest.fail("the block must not run")
+    assert type(info.value) is HandshakeError
+    assert "closed the connection before completing the WebSocket upgrade" in str(info.value)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
     [
@@ -808,6 +826,36 @@ async def test_local_close_discards_messages_and_raises_session_closed() -> None
             await log.closed.wait()
     assert closes == [None]
     assert log.close == (4001, "bye now")
+
+
+async def test_exit_with_unread_messages_and_a_full_queue_is_prompt(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # trio-websocket #74/#79: a reader blocked on a full queue could not read
+    # the peer's close reply, so the exit hung. Closing the receive side first
+    # frees it.
+    async def flood(peer: RawPeer) -> None:
+        await peer.accept()
+        await peer.stream.send_all(
+            b"".join(peer.ws.send(wse.TextMessage(data=f"m{i}")) for i in range(10))
+        )
+        event = await peer.until(wse.CloseConnection)
+        assert isinstance(event, wse.CloseConnection)
+        await peer.send(event.response())
+        await peer.stream.aclose()
+
+    with trio.fail_after(100):
+        async with raw_peer(flood) as (stream, peer):
+            with no_leaked_tasks():
+                async with _wrap_stream(
+                    stream, "ws://fake.test/x", max_queue=2, close_timeout=5
+                ) as conn:
+                    await trio.testing.wait_all_tasks_blocked()
+                    assert conn._queue_send.statistics().tasks_waiting_send == 1
+                    start = trio.current_time()
+                assert trio.current_time() - start < 1
+    assert conn.failure is None
+    assert [e.code for e in peer.events if isinstance(e, wse.CloseConnection)] == [1000]
 
 
 class Boom(Exception):
