@@ -294,6 +294,7 @@ async def test_server_closes_tcp_right_after_close_handshake() -> None:
 
     with trio.fail_after(10):
         async with open_fake_server(handlers={"openai": closer}, use_default_handlers=False) as s:
+            start = trio.current_time()
             async with _connect(s.openai_url) as ws:
                 await ws.send_message("bye")
                 with pytest.raises(ConnectionClosed) as info:
@@ -303,10 +304,11 @@ async def test_server_closes_tcp_right_after_close_handshake() -> None:
                 reason = info.value.reason.reason or ""
                 assert reason == "é" * 61
                 assert len(reason.encode()) == 122
+            # The client's exit did not wait for its 5 s disconnect timeout.
+            assert trio.current_time() - start < 2
             conn = await s.connection(1)
             await conn.wait_closed()
             assert (conn.close_code, conn.close_reason) == (4001, "é" * 61)
-        # The client's exit did not wait for a disconnect timeout (5 s).
 
 
 async def test_handler_failure_does_not_hurt_server_or_other_connections() -> None:
@@ -601,7 +603,7 @@ async def test_service_errors(kind: str) -> None:
                 await ws.send_message("x")
                 event = json.loads(await ws.get_message())
                 assert event["type"] == "error"
-                assert event["event_id"].startswith("event_")
+                assert re.fullmatch(r"event_[A-Za-z0-9]{21}", event["event_id"])
                 expected = "rate_limit_exceeded" if kind == "rate_limit" else None
                 assert event["error"]["code"] == expected
                 assert await ws.get_message() == "x"  # the session goes on
@@ -643,6 +645,11 @@ async def test_tls_with_throwaway_ca() -> None:
             async with _connect(server.openai_url, ssl_context=ctx) as ws:
                 await ws.send_message("again")
                 assert await ws.get_message() == "again"
+            server.inject(DropTCP(AfterReceived(1)))
+            async with _connect(server.openai_url, ssl_context=ctx) as ws:
+                await ws.send_message("drop")
+                code, _ = await _closed_with(ws)
+                assert code == 1006
         assert not await trio.Path(ca).exists()
 
 
@@ -842,3 +849,19 @@ def test_default_scenario_calls_a_named_tool_then_speaks() -> None:
     assert after.text == "Done. get_weather returned sunny."
     assert after.tool_calls == ()
     assert run.reply_to("thanks").text == "You said: thanks. Thank you."
+
+
+async def test_unrecorded_messages_are_still_counted() -> None:
+    with trio.fail_after(10):
+        async with _server(record_messages=False) as server:
+            server.inject(CloseAt(AfterReceived(3), 4002, "three"))
+            async with _connect(server.openai_url) as ws:
+                for m in ("a", "b", "c"):
+                    await ws.send_message(m)
+                code, _ = await _closed_with(ws)
+                assert code == 4002
+            conn = await server.connection(1)
+            await conn.wait_closed()
+            assert conn.received == []
+            assert conn.sent == []
+            assert (conn.received_count, conn.sent_count) == (3, 2)

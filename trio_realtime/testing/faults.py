@@ -24,6 +24,8 @@ service that reports errors by closing) make the handler's pending call raise
 from __future__ import annotations
 
 import json
+import secrets
+import string
 from collections.abc import Sequence
 from typing import Literal
 
@@ -308,6 +310,8 @@ class FaultPlan:
 
 # --------------------------------------------------------------------------- service shapes
 
+_BASE62 = string.ascii_letters + string.digits
+
 _OPENAI_REFUSALS: dict[int, tuple[str, str, str | None]] = {
     400: ("invalid_request_error", "Invalid request.", None),
     401: (
@@ -391,7 +395,7 @@ def unknown_path_body(path: str) -> bytes:
 
 
 def service_error(
-    provider: str, kind: str, *, event_id: str = "event_FakeServiceError0001"
+    provider: str, kind: str, *, event_id: str | None = None
 ) -> tuple[str, str] | tuple[int, str]:
     """How the service reports its own error of `kind` (``"rate_limit"``/``"server_error"``).
 
@@ -424,6 +428,8 @@ def service_error(
             "param": None,
             "event_id": None,
         }
+    if event_id is None:
+        event_id = "event_" + "".join(secrets.choice(_BASE62) for _ in range(21))
     return "event", json.dumps({"type": "error", "event_id": event_id, "error": error})
 
 

@@ -473,8 +473,11 @@ class FakeConnection:
         subprotocols: sub-protocols the client offered.
         speed: audio pacing factor (0 or inf: no pacing).
         scenario: the server's `Scenario` when the connection arrived.
-        received: every message received, in order (for test assertions).
-        sent: every message sent, in order.
+        received: every message received, in order (for test assertions;
+            empty when the server does not record messages).
+        sent: every message sent, in order (likewise).
+        received_count, sent_count: numbers of messages received and sent
+            (counted even when not recorded; `SendRaw` messages are not counted).
         faults: the faults planned for this connection.
         fired: the faults that have fired, in order.
         error: the exception the handler raised, if any.
@@ -513,6 +516,9 @@ class FakeConnection:
         self.scenario = server.scenario
         self.received: list[str | bytes] = []
         self.sent: list[str | bytes] = []
+        self.received_count = 0
+        self.sent_count = 0
+        self._record = server.record_messages
         self.faults = faults
         self.fired: list[Fault] = []
         self.error: BaseException | None = None
@@ -611,8 +617,12 @@ class FakeConnection:
         """
         ws = await self._ws_open()
         await ws.send_message(message)
-        self.sent.append(message)
-        await self._fire_where(lambda m: isinstance(m, AfterSent) and m.n == len(self.sent))
+        self.sent_count += 1
+        if self._record:
+            self.sent.append(message)
+        if self.faults:
+            n = self.sent_count
+            await self._fire_where(lambda m: isinstance(m, AfterSent) and m.n == n)
 
     async def receive(self) -> str | bytes:
         """Receive the next message and record it in `received`.
@@ -622,9 +632,12 @@ class FakeConnection:
         """
         ws = await self._ws_open()
         message = await ws.get_message()
-        self.received.append(message)
-        n = len(self.received)
-        await self._fire_where(lambda m: isinstance(m, AfterReceived) and m.n == n)
+        self.received_count += 1
+        if self._record:
+            self.received.append(message)
+        if self.faults:
+            n = self.received_count
+            await self._fire_where(lambda m: isinstance(m, AfterReceived) and m.n == n)
         return message
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
@@ -708,14 +721,16 @@ class FakeConnection:
         elif isinstance(fault, SendRaw):
             if ws is not None:
                 await ws.send_message(fault.data)
-                self.sent.append(fault.data)
+                if self._record:
+                    self.sent.append(fault.data)
         elif isinstance(fault, SendRawFrame):
             await self._stream.send_raw(fault.data)
         elif isinstance(fault, ServiceError):
             what = service_error(self.route.provider, fault.kind)
             if what[0] == "event" and ws is not None:
                 await ws.send_message(str(what[1]))
-                self.sent.append(str(what[1]))
+                if self._record:
+                    self.sent.append(str(what[1]))
             elif isinstance(what[0], int):
                 await self.close(what[0], str(what[1]))
                 raise ConnectionClosed(CloseReason(what[0], str(what[1])))
@@ -823,6 +838,8 @@ class FakeServer:
         close_timeout: seconds to wait for the client's close reply.
         keep_connections: how many finished connections `connections` keeps.
         use_default_handlers: start from `default_handlers` (else only `handlers`).
+        record_messages: keep every message in `FakeConnection.received` and
+            `FakeConnection.sent` (turn off for long-running servers).
 
     Raises:
         ConfigurationError: for a bad speed or handler.
@@ -839,10 +856,12 @@ class FakeServer:
         close_timeout: float = 2.0,
         keep_connections: int = 1000,
         use_default_handlers: bool = True,
+        record_messages: bool = True,
     ) -> None:
         self.speed = _check_speed(speed)
         self.scenario = scenario if scenario is not None else Scenario()
         self.max_message_size = max_message_size
+        self.record_messages = record_messages
         self.connect_timeout = connect_timeout
         self.close_timeout = close_timeout
         self.faults = FaultPlan()
@@ -1148,7 +1167,9 @@ async def run_fake_server_cli(host: str, port: int, speed: float, tls: bool) -> 
     The first line printed contains ``ws://HOST:PORT`` (or ``wss://HOST:PORT``
     and the CA file's path) and is flushed once connections are accepted.
     """
-    async with open_fake_server(host, port, speed=speed, tls=tls) as server:
+    async with open_fake_server(
+        host, port, speed=speed, tls=tls, record_messages=False, keep_connections=64
+    ) as server:
         first = f"trio-realtime fake server listening on {server.url}"
         if server.ca_path:
             first += f" (CA certificate: {server.ca_path})"
