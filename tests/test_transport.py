@@ -358,6 +358,18 @@ async def test_bad_arguments_are_configuration_errors(
             pytest.fail("the block must not run")
 
 
+async def test_misuse_of_send_and_aclose_is_a_typed_error() -> None:
+    with trio.fail_after(10):
+        async with ws_server(echo) as (url, _log), open_connection(url) as conn:
+            with pytest.raises(TypeError, match="not bytearray"):
+                await conn.send(bytearray(b"x"))  # type: ignore[arg-type]
+            with pytest.raises(ConfigurationError, match="1005 is not a WebSocket close code"):
+                await conn.aclose(1005)
+            assert conn.close_code is None
+            await conn.send("still open")
+            assert await conn.receive() == "still open"
+
+
 async def test_knobs_reach_trio_websocket() -> None:
     with trio.fail_after(10):
         async with (

@@ -28,6 +28,7 @@ on an incompatible version).
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import math
@@ -150,11 +151,12 @@ class _MessageSink:
     ``aclose()`` also runs when the reader ends for any other reason.
     """
 
-    __slots__ = ("_conn", "_ws")
+    __slots__ = ("_conn", "_on_message", "_ws")
 
     def __init__(self, conn: Connection, ws: WebSocketConnection) -> None:
         self._conn = conn
         self._ws = ws
+        self._on_message = conn._on_message
 
     async def send(self, message: str | bytes) -> None:
         conn = self._conn
@@ -163,7 +165,7 @@ class _MessageSink:
         # would otherwise still hand over the rest of the batch).
         if conn._dropping or self._ws._close_reason is not None:
             return
-        on_message = conn._on_message
+        on_message = self._on_message
         if on_message is not None:
             # The hot path: handed over synchronously inside the reader task.
             try:
@@ -263,10 +265,15 @@ class Connection:
         leave a partial frame behind, after which the connection is unusable.
 
         Raises:
+            TypeError: `message` is neither `str` nor `bytes`.
             SessionClosed: the connection was closed by us.
             ConnectionLost: the connection ended (peer close, drop, failure);
                 chained to the recorded `failure`.
         """
+        if not isinstance(message, str | bytes):
+            raise TypeError(
+                f"A WebSocket message is str (text) or bytes (binary), not {type(message).__name__}."
+            )
         ws = self._ws
         if ws is None or self._local_close or self._ended.is_set():
             await trio.lowlevel.checkpoint()
@@ -310,8 +317,16 @@ class Connection:
 
         Args:
             code: the WebSocket close code to send (1000 = normal closure).
-            reason: a short reason sent with it (at most 123 UTF-8 bytes).
+            reason: a short reason sent with it (cut to 123 UTF-8 bytes).
+
+        Raises:
+            ConfigurationError: `code` is not a close code an endpoint may send.
         """
+        if not (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999):
+            raise ConfigurationError(
+                f"{code!r} is not a WebSocket close code that may be sent "
+                "(1000-1003, 1007-1014 or 3000-4999)."
+            )
         self._begin_local_close(code, reason)
         await self._close(code, reason)
 
@@ -719,6 +734,12 @@ def _map_open_errors(url: str) -> Iterator[None]:
 # --------------------------------------------------------------------------- entry points
 
 
+@functools.cache
+def _default_ssl_context() -> ssl.SSLContext:
+    """Verified TLS with the system trust store, built once (loading it takes a while)."""
+    return ssl.create_default_context()
+
+
 def _split_url(url: str, ssl_context: ssl.SSLContext | None) -> tuple[str, int, str, str, bool]:
     """Return (host, port, host header, resource, tls) for a ws:// or wss:// URL."""
     try:
@@ -956,7 +977,7 @@ def open_connection(
     async def connect() -> trio.abc.Stream:
         if not tls:
             return await trio.open_tcp_stream(host, port)
-        context = ssl_context if ssl_context is not None else ssl.create_default_context()
+        context = ssl_context if ssl_context is not None else _default_ssl_context()
         tls_stream = await trio.open_ssl_over_tcp_stream(
             host, port, ssl_context=context, https_compatible=True
         )
