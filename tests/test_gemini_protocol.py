@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 from google.genai import types as gt
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trio_realtime.audio import AudioError, AudioFrame
 from trio_realtime.errors import ProtocolError
@@ -702,3 +704,73 @@ def test_vad_signal_unknown_and_error_messages() -> None:
     assert err == ServerErrorEvent(message="Quota exceeded", code=429, type="RESOURCE_EXHAUSTED")
     with pytest.raises(ProtocolError, match=r"\$\.serverContent\.turnComplete"):
         proto.receive(frame({"serverContent": {"turnComplete": 1}}))
+
+
+# --------------------------------------------------------------------------- properties
+
+_STEPS = {
+    "audio": lambda: audio_chunk(PCM_A),
+    "out_text": lambda: frame({"serverContent": {"outputTranscription": {"text": "w "}}}),
+    "in_text": lambda: frame({"serverContent": {"inputTranscription": {"text": "u "}}}),
+    "text": lambda: frame({"serverContent": {"modelTurn": {"parts": [{"text": "t"}]}}}),
+    "generation_complete": lambda: frame({"serverContent": {"generationComplete": True}}),
+    "interrupted": lambda: frame({"serverContent": {"interrupted": True}}),
+    "turn_complete": lambda: frame({"serverContent": {"turnComplete": True}}),
+    "tool_call": lambda: frame({"toolCall": {"functionCalls": [{"id": "c", "name": "f"}]}}),
+    "usage": lambda: frame({"serverContent": {}, "usageMetadata": {"totalTokenCount": 4}}),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([*_STEPS, "local_interrupt"]), max_size=40))
+def test_event_stream_invariants(steps: list[str]) -> None:
+    proto = ready()
+    events: list[Event] = []
+    for step in steps:
+        if step == "local_interrupt":
+            events.extend(proto.handle(Interrupt()))
+        else:
+            events.extend(proto.receive(_STEPS[step]()))
+
+    open_id: str | None = None
+    started: list[str] = []
+    done: set[str] = set()
+    interrupted: set[str] = set()
+    interruptions = 0
+    partials: dict[str, str] = {}
+    finals: dict[str, str] = {}
+    for ev in events:
+        if isinstance(ev, ResponseStarted):
+            assert open_id is None, "a response started while another was open"
+            assert ev.response_id is not None
+            assert ev.response_id not in started
+            open_id = ev.response_id
+            started.append(ev.response_id)
+        elif isinstance(ev, ResponseDone):
+            assert ev.response_id is not None
+            assert ev.response_id == open_id
+            assert ev.response_id not in done
+            done.add(ev.response_id)
+            open_id = None
+        elif isinstance(ev, Interrupted):
+            interruptions += 1
+            if ev.response_id is not None:
+                interrupted.add(ev.response_id)
+        elif isinstance(ev, (AudioOut, TextOut)):
+            assert ev.response_id == open_id is not None
+            assert ev.response_id not in interrupted, "output after the interruption"
+            if isinstance(ev, AudioOut):
+                assert ev.generation == interruptions
+        elif isinstance(ev, Transcript) and ev.role == "assistant":
+            assert ev.response_id is not None
+            assert ev.response_id not in finals
+            if ev.final:
+                finals[ev.response_id] = ev.text
+                assert ev.text == partials.get(ev.response_id)
+            else:
+                assert ev.response_id not in interrupted
+                partials[ev.response_id] = partials.get(ev.response_id, "") + ev.text
+    assert proto.generation == interruptions
+    # Every response that ended was started, and only the last may still be open.
+    assert done <= set(started)
+    assert set(started) - done <= ({open_id} if open_id else set())
