@@ -1027,3 +1027,39 @@ def test_malformed_server_message_raises_protocol_error() -> None:
         h.feed('{"type":"input_audio_buffer.speech_started","event_id":"e","item_id":"i"}')
     assert "required field missing @ $.audio_start_ms" in str(info.value)
     assert info.value.side == "remote"
+
+
+def test_parallel_tool_calls_get_one_reply_after_the_last_result() -> None:
+    h = ready()
+    items = [
+        {
+            "id": f"item_{c}",
+            "type": "function_call",
+            "status": "completed",
+            "name": "check_stock",
+            "call_id": c,
+            "arguments": FC_ARGS,
+        }
+        for c in ("call_a", "call_b")
+    ]
+    events = h.feed(
+        srv("response.created", response=response_obj(R1)),
+        *(
+            srv(
+                "response.function_call_arguments.done",
+                response_id=R1,
+                item_id=item["id"],
+                output_index=i,
+                call_id=item["call_id"],
+                name="check_stock",
+                arguments=FC_ARGS,
+            )
+            for i, item in enumerate(items)
+        ),
+        response_done(R1, output=items),
+    )
+    assert kinds(events) == ["ResponseStarted", "ToolCall", "ToolCall", "ResponseDone"]
+    h.do(SendToolResult("call_b", 1))
+    assert [s["type"] for s in h.sent()] == ["conversation.item.create"]
+    h.do(SendToolResult("call_a", 2))
+    assert [s["type"] for s in h.sent()] == ["conversation.item.create", "response.create"]

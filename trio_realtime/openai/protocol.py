@@ -14,6 +14,8 @@ Behaviour worth knowing:
   requested is held back and sent after that response's ``response.done``
   (the service refuses a second active response). Only the latest one is kept,
   and an interruption discards it. Out-of-band responses are never held back.
+- When one response calls several tools, the reply asked for with their
+  results is requested once, after the last of those calls is answered.
 - Interruption. On a server barge-in (``input_audio_buffer.speech_started``
   while a response with audio is in progress, or while audio the application
   reported is still unplayed) and on `Interrupt`, the generation number goes
@@ -173,6 +175,8 @@ class OpenAIProtocol(RealtimeProtocol):
         self._tool_args: dict[str, list[str]] = {}
         self._tool_calls_seen: set[str] = set()
         self._tool_results_sent: set[str] = set()
+        self._unanswered: dict[str, str | None] = {}
+        self._respond_after_tools = False
         self._cancel_ids: set[str] = set()
 
     # ------------------------------------------------------------------ interface
@@ -352,6 +356,7 @@ class OpenAIProtocol(RealtimeProtocol):
                     side="local",
                 ) from None
         self._tool_results_sent.add(call_id)
+        response_id = self._unanswered.pop(call_id, None)
         self._send(
             m.ConversationItemCreate(
                 item=m.FunctionCallOutputItem(call_id=call_id, output=output),
@@ -359,6 +364,10 @@ class OpenAIProtocol(RealtimeProtocol):
             )
         )
         if command.respond:
+            self._respond_after_tools = True
+        if self._respond_after_tools and response_id not in self._unanswered.values():
+            # Every call of that response is answered: one reply for all of them.
+            self._respond_after_tools = False
             self._respond(m.ResponseCreate(event_id=self._event_id()))
 
     def _update_session(self, command: UpdateSession) -> None:
@@ -420,6 +429,8 @@ class OpenAIProtocol(RealtimeProtocol):
         for r in self._responses.values():
             r.dropped = True
         self._pending_create = None
+        self._respond_after_tools = False
+        self._unanswered.clear()
         if source == "local" and current is not None:
             cancel_id = self._event_id()
             self._cancel_ids.add(cancel_id)
@@ -696,6 +707,7 @@ class OpenAIProtocol(RealtimeProtocol):
         self, call_id: str, name: str, arguments: str, response_id: str | None, raw: Any
     ) -> Event:
         self._tool_calls_seen.add(call_id)
+        self._unanswered[call_id] = response_id
         arguments = self._assembled(call_id, arguments)
         text = arguments.strip()
         try:
