@@ -18,6 +18,7 @@ import trio
 import trio_websocket
 from google.genai import _live_converters, types
 
+from trio_realtime._wire import NOT_GIVEN
 from trio_realtime.audio import AudioFrame
 from trio_realtime.gemini import codec
 from trio_realtime.gemini import messages as m
@@ -46,17 +47,21 @@ WEATHER_TOOL = {
 # --------------------------------------------------------------------------- helpers
 
 
-def sdk_validate(data: bytes) -> types.LiveServerMessage:
-    """Parse a frame the way google-genai does (mldev converter, then its model)."""
-    converted = _live_converters._LiveServerMessage_from_mldev(json.loads(data))
+def sdk_validate(data: bytes, *, vertex: bool = False) -> types.LiveServerMessage:
+    """Parse a frame the way google-genai does (its converter, then its model)."""
+    if vertex:
+        converted = _live_converters._LiveServerMessage_from_vertex(json.loads(data))
+    else:
+        converted = _live_converters._LiveServerMessage_from_mldev(json.loads(data))
     return types.LiveServerMessage.model_validate(converted)
 
 
 class Client:
     """A bare WebSocket client speaking our codec."""
 
-    def __init__(self, ws: trio_websocket.WebSocketConnection) -> None:
+    def __init__(self, ws: trio_websocket.WebSocketConnection, *, vertex: bool = False) -> None:
         self.ws = ws
+        self.vertex = vertex
         self.log: list[m.ServerMessage] = []
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -71,7 +76,7 @@ class Client:
         assert isinstance(data, bytes), "the service sends JSON in binary frames"
         msg = codec.decode_server_message(data)
         assert isinstance(msg, m.ServerMessage), data[:200]
-        sdk_validate(data)
+        sdk_validate(data, vertex=self.vertex)
         self.log.append(msg)
         return msg
 
@@ -212,14 +217,15 @@ async def connect(
     key: str | None = "test-key",
     version: str = "v1beta",
     headers: list[tuple[bytes, bytes]] | None = None,
+    path: str | None = None,
 ) -> AsyncIterator[Client]:
-    url = server.gemini_url(version)
+    url = server.gemini_url(version) if path is None else server.url + path
     if key is not None:
         url += f"?key={key}"
     async with trio_websocket.open_websocket_url(
         url, extra_headers=headers or [], message_queue_size=1000
     ) as ws:
-        yield Client(ws)
+        yield Client(ws, vertex=path is not None and "aiplatform" in path)
 
 
 # --------------------------------------------------------------------------- setup
@@ -386,15 +392,45 @@ async def test_second_setup_closes_with_1007() -> None:
             assert (closed.code, closed.reason) == (1007, "Request contains an invalid argument.")
 
 
-async def test_bad_value_closes_with_1007_naming_the_field() -> None:
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        (
+            {"clientContent": {"turnComplete": "yes"}},
+            "Invalid value at 'client_content.turn_complete' (TYPE_BOOL), \"yes\"",
+        ),
+        (
+            {"realtime_input": {"audio": {"mime_type": "audio/pcm", "data": "!!!"}}},
+            "Invalid value at 'realtime_input.audio.data' (TYPE_BYTES), "
+            'Base64 decoding failed for "!!!"',
+        ),
+        (
+            {"realtimeInput": {"text": 5}},
+            "Invalid value at 'realtime_input.text' (TYPE_STRING), 5",
+        ),
+    ],
+)
+async def test_bad_value_closes_with_1007_naming_the_field(
+    message: dict[str, Any], reason: str
+) -> None:
     with trio.fail_after(10):
         async with gemini_server() as (server, _), connect(server) as client:
             await client.setup()
-            await client.send({"clientContent": {"turnComplete": "yes"}})
+            await client.send(message)
+            closed = await client.closed()
+            assert (closed.code, closed.reason) == (1007, reason)
+
+
+async def test_setup_value_errors_close_with_1007() -> None:
+    with trio.fail_after(10):
+        async with gemini_server() as (server, _), connect(server) as client:
+            await client.send(
+                {"setup": {"model": MODEL, "generationConfig": {"temperature": "hot"}}}
+            )
             closed = await client.closed()
             assert (closed.code, closed.reason) == (
                 1007,
-                "Invalid value at 'client_content.turn_complete'",
+                "Invalid value at 'setup.generation_config.temperature' (TYPE_FLOAT), \"hot\"",
             )
 
 
@@ -844,3 +880,85 @@ async def test_fault_hooks_fire_at_the_named_moments() -> None:
                 closed = await client.closed()
                 assert (closed.code, closed.reason) == (1011, "tool")
             assert all(conn.error is None for conn in server.connections)
+
+
+# --------------------------------------------------------------------------- routes
+
+
+async def test_constrained_endpoint_takes_an_access_token() -> None:
+    path = (
+        "//ws/google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateContentConstrained"
+    )
+    with trio.fail_after(10):
+        async with gemini_server() as (server, fake):
+            async with connect(server, key=None, path=path + "?access_token=auth_tokens/abc") as c:
+                assert isinstance((await c.setup()).setup_complete, m.SetupComplete)
+            async with connect(
+                server, key=None, path=path, headers=[(b"authorization", b"Token auth_tokens/x")]
+            ) as c:
+                assert isinstance((await c.setup()).setup_complete, m.SetupComplete)
+            assert [r.close_code for r in fake.connections] == [None, None]
+
+
+async def test_vertex_route_uses_vertex_names() -> None:
+    path = "/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent"
+    model = "projects/p/locations/us-central1/publishers/google/models/gemini-live-2.5-flash-native-audio"
+    with trio.fail_after(10):
+        async with (
+            gemini_server() as (server, _),
+            connect(
+                server, key=None, path=path, headers=[(b"authorization", b"Bearer ya29.token")]
+            ) as client,
+        ):
+            # ``transparent`` is a Vertex-only field: accepted here.
+            await client.send(
+                {"setup": {"model": model, "sessionResumption": {"transparent": True}}}
+            )
+            assert isinstance((await client.recv()).setup_complete, m.SetupComplete)
+            await client.recv()  # resumption update
+            await client.send({"realtimeInput": {"text": "hi"}})
+            msgs = await client.turn()
+            usage = msgs[-1].usage_metadata
+            assert isinstance(usage, m.UsageMetadata)
+            assert usage.response_token_count is NOT_GIVEN
+            assert isinstance(usage.candidates_token_count, int)
+            assert usage.candidates_token_count > 0
+
+
+async def test_resuming_while_the_old_connection_is_open_is_refused() -> None:
+    with trio.fail_after(10):
+        async with gemini_server(resume_wait=0.2) as (server, _):
+            async with connect(server) as old:
+                await old.setup(sessionResumption={})
+                update = (await old.recv()).session_resumption_update
+                assert isinstance(update, m.SessionResumptionUpdate)
+                async with connect(server) as new:
+                    await new.send(
+                        {
+                            "setup": {
+                                "model": MODEL,
+                                "sessionResumption": {"handle": update.new_handle},
+                            }
+                        }
+                    )
+                    closed = await new.closed()
+                    assert (closed.code, closed.reason) == (1011, "Internal error occurred.")
+                # The old connection still works.
+                await old.send({"realtimeInput": {"text": "still here"}})
+                assert kinds(await old.turn())[-1] == "turnComplete"
+
+
+async def test_activity_signals_need_manual_mode() -> None:
+    with trio.fail_after(10):
+        async with gemini_server() as (server, _), connect(server) as client:
+            await client.setup()
+            await client.send({"realtimeInput": {"activityStart": {}}})
+            closed = await client.closed()
+            assert (closed.code, closed.reason) == (1007, "Precondition check failed.")
+
+
+async def test_text_frames_switch() -> None:
+    with trio.fail_after(10):
+        async with gemini_server(text_frames=True) as (server, _), connect(server) as client:
+            await client.send({"setup": {"model": MODEL}})
+            assert await client.ws.get_message() == '{"setupComplete":{}}'

@@ -50,8 +50,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
+import json
 import logging
 import math
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Final, NoReturn
@@ -466,18 +468,65 @@ def _unknown_reason(name: str, path: str) -> str:
     return f'Invalid JSON payload received. Unknown name "{name}"{where}: Cannot find field.'
 
 
-def _invalid_value_reason(exc: ProtocolError) -> str:
-    """``Invalid value at 'client_content.turn_complete' (TYPE_BOOL), "x"`` style."""
+_PROTO_TYPES: Final = {
+    "bool": "TYPE_BOOL",
+    "str": "TYPE_STRING",
+    "int": "TYPE_INT32",
+    "an integer": "TYPE_INT64",
+    "a number": "TYPE_FLOAT",
+    "a base64 string": "TYPE_BYTES",
+}
+_SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _lookup(raw: Any, where: str) -> tuple[bool, Any]:
+    """Find the value at a ``$.a.b[0]`` path in a decoded frame (camelCase or snake_case keys)."""
+    value = raw
+    for match in _SEGMENT.finditer(where[1:]):
+        key, index = match.groups()
+        if index is not None:
+            if not isinstance(value, list) or int(index) >= len(value):
+                return False, None
+            value = value[int(index)]
+        elif isinstance(value, dict):
+            for name in (key, _wire.to_snake(key)):
+                if name in value:
+                    value = value[name]
+                    break
+            else:
+                return False, None
+        else:
+            return False, None
+    return True, value
+
+
+def _invalid_value_reason(exc: ProtocolError, raw: str | bytes | None = None) -> str:
+    """A reason like ``Invalid value at 'client_content.turn_complete' (TYPE_BOOL), "yes"``."""
     for problem in exc.problems:
-        _text, sep, where = problem.rpartition(" @ ")
+        text, sep, where = problem.rpartition(" @ ")
         if not sep or not where.startswith("$"):
             continue
         segments = [s for s in where[1:].split(".") if s]
         path = ".".join(
             _wire.to_snake(s.split("[")[0]) + s[len(s.split("[")[0]) :] for s in segments
         )
-        if path:
-            return f"Invalid value at '{path}'"
+        if not path:
+            continue
+        reason = f"Invalid value at '{path}'"
+        expected = re.match(r"expected (bool|str|int|an integer|a number|a base64 string)", text)
+        if expected is not None:
+            reason += f" ({_PROTO_TYPES[expected.group(1)]})"
+        elif text.startswith("invalid base64"):
+            reason += " (TYPE_BYTES), Base64 decoding failed for"
+        if raw is not None:
+            try:
+                found, value = _lookup(json.loads(raw), where)
+            except ValueError:
+                found, value = False, None
+            if found and not isinstance(value, (dict, list)):
+                sep = " " if reason.endswith("for") else ", "
+                reason += f"{sep}{json.dumps(value)}"
+        return reason
     return REASONS["invalid_argument"]
 
 
@@ -600,6 +649,7 @@ class _GeminiConnection:
         self.history_seeding = False
         self.pending_user_text: list[str] = []
         self.decode_error: ProtocolError | None = None
+        self.last_raw: str | bytes | None = None
 
     # ----------------------------------------------------------------- sending
 
@@ -682,6 +732,7 @@ class _GeminiConnection:
 
     def _note(self, raw: str | bytes) -> m.ClientMessage | m.UnknownClientMessage | None:
         self.record.raw_received.append(raw)
+        self.last_raw = raw
         try:
             msg = codec.decode_client_message(raw)
         except ProtocolError as exc:
@@ -695,7 +746,7 @@ class _GeminiConnection:
         exc = self.decode_error
         if exc is None or "not valid JSON" in str(exc) or "not an object" in str(exc):
             return "Invalid JSON payload received. Unexpected token."
-        return _invalid_value_reason(exc)
+        return _invalid_value_reason(exc, self.last_raw)
 
     async def _check_auth(self) -> None:
         key = self.conn.api_key
