@@ -475,6 +475,31 @@ async def test_drop_without_close_frame_is_connection_lost_1006(
     assert "dropped without a close frame" in str(info.value)
 
 
+async def test_remote_close_then_immediate_hang_up_is_connection_lost(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # trio-websocket #182: close frame, then TCP closed before our reply.
+    async def rude(peer: RawPeer) -> None:
+        await peer.accept()
+        await peer.send(wse.TextMessage(data="bye"))
+        await peer.send(wse.CloseConnection(code=4004, reason="rude"))
+        await peer.stream.aclose()
+
+    with trio.fail_after(100):
+        async with raw_peer(rude) as (stream, _peer):
+            with no_leaked_tasks():
+                async with _wrap_stream(stream, "ws://fake.test/x", close_timeout=5) as conn:
+                    await conn.wait_closed()
+                    assert await conn.receive() == "bye"
+                    with pytest.raises(ConnectionLost) as info:
+                        await conn.receive()
+                    start = trio.current_time()
+                assert trio.current_time() - start < 1
+    assert info.value.code == 4004
+    assert info.value.reason == "rude"
+    assert conn.close_code == 4004
+
+
 async def test_message_over_max_size_is_a_protocol_error() -> None:
     async def too_big(ws: trio_websocket.WebSocketConnection, log: ServerLog) -> None:
         await ws.send_message("small")
@@ -912,9 +937,10 @@ async def test_base_exception_propagates_unchanged(kind: type[BaseException]) ->
 async def test_outside_cancellation_closes_with_1000() -> None:
     with trio.fail_after(10):
         async with ws_server(receive_only) as (url, log):
-            with no_leaked_tasks(), trio.move_on_after(0.2) as scope:
+            with no_leaked_tasks(), trio.CancelScope() as scope:
                 async with open_connection(url) as conn:
                     await conn.send("waiting")
+                    scope.cancel()  # as a deadline or a sibling task would
                     await trio.sleep_forever()
             assert scope.cancelled_caught
             await log.closed.wait()
