@@ -48,7 +48,11 @@ class ConnectionOptions:
         ping_timeout: how long a pong may take before the connection counts as lost.
         close_timeout: how long a graceful close may take before the socket is dropped.
         max_size: largest message accepted, in bytes (audio deltas can be large).
-        max_queue: received messages buffered for a slow consumer.
+        max_queue: received events buffered for a slow consumer; past it the
+            oldest audio is dropped (see the events and backpressure docs).
+        reconnect: when the provider can resume the session (Gemini with session
+            resumption), move to a new connection on ``goAway`` or when the
+            connection drops with a retryable close code.
     """
 
     open_timeout: float = 15.0
@@ -57,6 +61,7 @@ class ConnectionOptions:
     close_timeout: float = 5.0
     max_size: int = 16 * 1024 * 1024
     max_queue: int = 4096
+    reconnect: bool = True
 
 
 class ProviderConfig(abc.ABC):

@@ -30,10 +30,12 @@ from .events import (
     EndActivity,
     EndAudioStream,
     Event,
+    GoingAway,
     Interrupt,
     Interrupted,
     InvalidToolCall,
     RealtimeProtocol,
+    Reconnected,
     ReportPlayback,
     Respond,
     SendImage,
@@ -46,7 +48,7 @@ from .events import (
     ToolSpec,
     UpdateSession,
 )
-from .tools import FunctionTool, tool_error_payload, tool_result_payload
+from .tools import FunctionTool, ToolContext, tool_error_payload, tool_result_payload
 from .transport import Connection, open_connection
 
 __all__ = ["RealtimeSession", "SessionStatistics", "connect"]
@@ -59,6 +61,8 @@ MIN_CHUNK_MS = 20
 MAX_CHUNK_MS = 100
 #: Input audio chunks queued for the writer before `send_audio` waits.
 MAX_AUDIO_QUEUE = 50
+#: Close codes after which a resumable session moves to a new connection.
+RETRYABLE_CLOSE_CODES = frozenset({1001, 1006, 1011, 1012, 1013, 1014})
 
 
 @attrs.define
@@ -117,7 +121,15 @@ class RealtimeSession:
         self._protocol = protocol
         self._nursery = nursery
         self._conn: Connection | None = None
+        self._conn_done: dict[Connection, trio.Event] = {}
         self._max_queue = max_queue
+        # Reconnection (Gemini session resumption).
+        self._gen_offset = 0
+        self._reconnecting = False
+        self._pending_protocol: RealtimeProtocol | None = None
+        self._pending_events: list[Event] = []
+        self._pending_ready = trio.Event()
+        self._pending_failure: RealtimeError | None = None
         # Received side.
         self._events: deque[Event] = deque()
         self._events_lot = trio.lowlevel.ParkingLot()
@@ -182,7 +194,10 @@ class RealtimeSession:
             while True:
                 while events:
                     ev = events.popleft()
-                    if type(ev) is AudioOut and ev.generation != self._protocol.generation:
+                    if (
+                        type(ev) is AudioOut
+                        and ev.generation != self._gen_offset + self._protocol.generation
+                    ):
                         self.stats.stale_audio_dropped += 1
                         continue
                     return ev
@@ -209,6 +224,9 @@ class RealtimeSession:
         for ev in new:
             kind = type(ev)
             if kind is AudioOut:
+                if self._gen_offset:
+                    assert isinstance(ev, AudioOut)
+                    ev = attrs.evolve(ev, generation=ev.generation + self._gen_offset)
                 events.append(ev)
                 continue
             if kind is Interrupted:
@@ -220,11 +238,16 @@ class RealtimeSession:
             elif kind is InvalidToolCall:
                 assert isinstance(ev, InvalidToolCall)
                 if ev.name in self._tools:
-                    self._send_command(
-                        SendToolResult(
-                            ev.call_id, {"error": ev.message}, is_error=True, respond=True
+                    try:
+                        self._send_command(
+                            SendToolResult(
+                                ev.call_id, {"error": ev.message}, is_error=True, respond=True
+                            )
                         )
-                    )
+                    except RealtimeError as exc:
+                        log.debug("could not answer invalid tool call %s: %s", ev.call_id, exc)
+            elif kind is GoingAway:
+                self._maybe_reconnect(None)
             elif kind is ToolCallCancelled:
                 assert isinstance(ev, ToolCallCancelled)
                 self._cancel_tool(ev.call_id)
@@ -237,7 +260,7 @@ class RealtimeSession:
         self._events_lot.unpark_all()
 
     def _purge_stale_audio(self) -> None:
-        gen = self._protocol.generation
+        gen = self._gen_offset + self._protocol.generation
         events = self._events
         if any(type(e) is AudioOut for e in events):
             kept = [e for e in events if not (type(e) is AudioOut and e.generation != gen)]
@@ -275,8 +298,16 @@ class RealtimeSession:
                 )
             )
 
-    # The transport calls this once the connection has ended.
+    # The transport calls this once the current connection has ended.
     def _on_close(self, failure: RealtimeError | None) -> None:
+        if self._reconnecting:
+            return  # the next connection takes over, or the reconnect reports failure
+        if (
+            isinstance(failure, ConnectionLost)
+            and failure.code in RETRYABLE_CLOSE_CODES
+            and self._maybe_reconnect(failure)
+        ):
+            return
         if failure is not None and self._failure is None and not self._closing:
             self._failure = failure
         self._ended = True
@@ -296,6 +327,154 @@ class RealtimeSession:
         if conn is not None:
             code = 1002 if isinstance(self._failure, ProtocolError) else 1011
             await conn.aclose(code, "client error")
+
+    # ------------------------------------------------------------------ connections
+
+    async def _hold_connection(
+        self,
+        url: str,
+        headers: list[tuple[str, str]],
+        protocol: RealtimeProtocol,
+        *,
+        task_status: trio.TaskStatus[Connection] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Own one connection until the session retires it (runs in the session nursery)."""
+        opts = self.config.connection
+        done = trio.Event()
+
+        def on_message(data: str | bytes) -> None:
+            if protocol is self._protocol:
+                self._on_message(data)
+            elif protocol is self._pending_protocol:
+                self._on_pending_message(protocol, data)
+
+        def on_close(failure: RealtimeError | None) -> None:
+            if protocol is self._protocol:
+                self._on_close(failure)
+            elif protocol is self._pending_protocol:
+                self._pending_failure = failure or ConnectionLost(
+                    "The new connection closed before the session resumed."
+                )
+                self._pending_ready.set()
+
+        started = False
+        try:
+            async with open_connection(
+                url,
+                headers=headers,
+                open_timeout=opts.open_timeout,
+                ping_interval=opts.ping_interval,
+                ping_timeout=opts.ping_timeout,
+                close_timeout=opts.close_timeout,
+                max_size=opts.max_size,
+                max_queue=opts.max_queue,
+                on_message=on_message,
+                on_close=on_close,
+            ) as conn:
+                self._conn_done[conn] = done
+                started = True
+                task_status.started(conn)
+                await done.wait()
+        except RealtimeError as exc:
+            if not started:
+                raise
+            log.debug("closing a connection failed: %s", exc)
+
+    def _retire(self, conn: Connection | None) -> None:
+        if conn is not None:
+            done = self._conn_done.pop(conn, None)
+            if done is not None:
+                done.set()
+
+    def _on_pending_message(self, protocol: RealtimeProtocol, data: str | bytes) -> None:
+        for ev in protocol.receive(data):
+            if type(ev) is SessionReady:
+                self._pending_ready.set()
+            else:
+                self._pending_events.append(ev)
+
+    def _can_resume(self) -> bool:
+        return (
+            self.config.connection.reconnect
+            and not self._closing
+            and not self._reconnecting
+            and getattr(self._protocol, "resumption_handle", None) is not None
+        )
+
+    def _maybe_reconnect(self, lost: RealtimeError | None) -> bool:
+        """Start moving to a new connection when the provider can resume; say whether."""
+        if not self._can_resume():
+            return False
+        self._reconnecting = True
+        self._nursery.start_soon(self._reconnect, self.config, lost, name="trio_realtime reconnect")
+        return True
+
+    async def _reconnect(self, config: ProviderConfig, lost: RealtimeError | None) -> None:
+        """Resume the session on a new connection, then retire the old one.
+
+        Never raises: a failure ends the session (when the old connection is
+        gone) or is logged (when it still works).
+        """
+        try:
+            await self._switch_connection(config)
+        except (RealtimeError, trio.TooSlowError) as exc:
+            log.warning("Could not resume the session on a new connection: %s", exc)
+            if lost is not None or self._conn is None or self._ended:
+                failure = ConnectionLost(
+                    f"The connection was lost and the session could not be resumed: {exc}",
+                    code=getattr(lost, "code", None),
+                    reason=str(getattr(lost, "reason", "")),
+                )
+                failure.__cause__ = exc
+                if self._failure is None and not self._closing:
+                    self._failure = failure
+                self._ended = True
+                self._events_lot.unpark_all()
+                self._writer_lot.unpark_all()
+                self._audio_space.unpark_all()
+
+    async def _switch_connection(self, config: ProviderConfig) -> None:
+        self._reconnecting = True
+        old_protocol, old_conn = self._protocol, self._conn
+        handle = getattr(old_protocol, "resumption_handle", None)
+        new_conn: Connection | None = None
+        try:
+            url, headers = config.endpoint()
+            protocol = config.new_protocol(resumption_handle=handle)
+            self._pending_protocol = protocol
+            self._pending_events = []
+            self._pending_ready = trio.Event()
+            self._pending_failure = None
+            with trio.fail_after(config.connection.open_timeout):
+                new_conn = await self._nursery.start(self._hold_connection, url, headers, protocol)
+                protocol.start()
+                for msg in protocol.data_to_send():
+                    await new_conn.send(msg)
+                await self._pending_ready.wait()
+            if self._pending_failure is not None:
+                raise self._pending_failure
+            if self._closing:
+                raise SessionClosed("The session was closed while it was reconnecting.")
+        except BaseException:
+            self._pending_protocol = None
+            self._retire(new_conn)
+            self._reconnecting = False
+            self._writer_lot.unpark_all()
+            raise
+        # Swap: audio already queued stays current; the new machine counts from here.
+        self._gen_offset += old_protocol.generation
+        self.config = config
+        self._protocol = protocol
+        self._conn = new_conn
+        self._pending_protocol = None
+        self._reconnecting = False
+        out = protocol.data_to_send()
+        if out:
+            self._queue_control(out)
+        self._deliver([*self._pending_events, Reconnected()])
+        self._pending_events = []
+        self._writer_lot.unpark_all()
+        self._retire(old_conn)
 
     # ------------------------------------------------------------------ writer
 
@@ -324,6 +503,12 @@ class RealtimeSession:
             try:
                 await conn.send(msg)
             except RealtimeError as exc:
+                if self._reconnecting or conn is not self._conn:
+                    # Moving to a new connection: send this there once it is ready.
+                    (audio if is_audio else control).appendleft(msg)
+                    while (self._reconnecting or conn is self._conn) and not self._ended:
+                        await self._writer_lot.park()
+                    continue
                 # The connection ended; the transport's on_close reports why.
                 if self._failure is None and not self._closing:
                     self._failure = exc
@@ -510,13 +695,37 @@ class RealtimeSession:
         tools: Sequence[Any] | None = None,
         **extra: Any,
     ) -> None:
-        """Change the session's configuration (OpenAI ``session.update``)."""
+        """Change the session's configuration.
+
+        OpenAI applies it with ``session.update``. A Gemini connection cannot
+        change its setup, so the session resumes on a new connection configured
+        the new way (with the resumption handle, when session resumption is on:
+        without it the conversation starts afresh) and delivers `Reconnected`.
+        Returns once the change is queued (OpenAI) or the new connection is
+        ready (Gemini).
+        """
         specs: list[ToolSpec] | None = None
         if tools is not None:
             specs = tool_specs(tools)
             for t in tools:
                 if isinstance(t, FunctionTool):
                     self._tools[t.name] = t
+        if not getattr(self._protocol, "supports_update", True) or self.config.provider == "gemini":
+            # The setup cannot change on a live Gemini connection: resume the
+            # session on a new connection configured the new way.
+            self._check_open()
+            changes: dict[str, Any] = {**extra}
+            if instructions is not None:
+                changes["instructions"] = instructions
+            if voice is not None:
+                changes["voice"] = voice
+            if tools is not None:
+                changes["tools"] = tuple(tools)
+            new_config = attrs.evolve(self.config, **changes)  # type: ignore[misc]
+            if self._reconnecting:
+                raise SessionClosed("The session is already moving to a new connection.")
+            await self._switch_connection(new_config)
+            return
         await self._command(
             UpdateSession(instructions=instructions, voice=voice, tools=specs, extra=extra)
         )
@@ -553,7 +762,12 @@ class RealtimeSession:
         is_error = False
         with scope:
             try:
-                payload = tool_result_payload(await fn.invoke(call.arguments))
+                payload = tool_result_payload(
+                    await fn.invoke(
+                        call.arguments,
+                        context=ToolContext(name=call.name, call_id=call.call_id, session=self),
+                    )
+                )
             except Exception as exc:
                 log.debug("tool %s failed", call.name, exc_info=True)
                 payload = tool_error_payload(exc)
@@ -622,6 +836,9 @@ class RealtimeSession:
             if conn is not None:
                 with trio.CancelScope(shield=True):
                     await conn.aclose(1000)
+            for done in self._conn_done.values():
+                done.set()
+            self._conn_done.clear()
 
     async def _wait_ready(self, limit: float, url: str) -> None:
         with trio.move_on_after(limit) as scope:
@@ -678,46 +895,24 @@ async def connect(config: ProviderConfig) -> AsyncIterator[RealtimeSession]:
     url, headers = config.endpoint()
     opts = config.connection
     protocol = config.new_protocol()
-    holder: list[RealtimeSession] = []
-
-    def on_message(data: str | bytes) -> None:
-        holder[0]._on_message(data)
-
-    def on_close(failure: RealtimeError | None) -> None:
-        if holder:
-            holder[0]._on_close(failure)
-
     to_raise: BaseException | None = None
     try:
         async with trio.open_nursery() as nursery:
             session = RealtimeSession(config, protocol, nursery, max_queue=opts.max_queue)
-            holder.append(session)
-            async with open_connection(
-                url,
-                headers=headers,
-                open_timeout=opts.open_timeout,
-                ping_interval=opts.ping_interval,
-                ping_timeout=opts.ping_timeout,
-                close_timeout=opts.close_timeout,
-                max_size=opts.max_size,
-                max_queue=opts.max_queue,
-                on_message=on_message,
-                on_close=on_close,
-            ) as conn:
-                session._conn = conn
-                graceful = False
-                try:
-                    nursery.start_soon(session._writer, name="trio_realtime writer")
-                    protocol.start()
-                    out = protocol.data_to_send()
-                    if out:
-                        session._queue_control(out)
-                    await session._wait_ready(opts.open_timeout, url)
-                    yield session
-                    graceful = True
-                finally:
-                    with trio.CancelScope(shield=True):
-                        await session._shutdown(graceful=graceful)
+            session._conn = await nursery.start(session._hold_connection, url, headers, protocol)
+            graceful = False
+            try:
+                nursery.start_soon(session._writer, name="trio_realtime writer")
+                protocol.start()
+                out = protocol.data_to_send()
+                if out:
+                    session._queue_control(out)
+                await session._wait_ready(opts.open_timeout, url)
+                yield session
+                graceful = True
+            finally:
+                with trio.CancelScope(shield=True):
+                    await session._shutdown(graceful=graceful)
     except BaseExceptionGroup as group:
         to_raise = _collapse(group)
         if to_raise is None:
