@@ -17,6 +17,13 @@ that waits forever) and contains the close-time races listed in
   (shielded from outside cancellation), then forcefully, and leaves no task
   running; exactly one exception reaches the caller.
 
+We build trio-websocket's ``WebSocketConnection`` ourselves instead of using
+``open_websocket_url``: its reader task then runs in our nursery (under our
+exception handling), its connect and disconnect steps are bounded by our own
+``open_timeout`` and ``close_timeout`` (the role of its ``connect_timeout`` and
+``disconnect_timeout``, whose 60 s defaults never apply), and reads use Trio's
+default buffer (``receive_buffer_size=None``).
+
 Received messages are handed over without an extra task switch: trio-websocket's
 reader task puts each complete message into ``_send_channel``; we replace that
 channel with `_MessageSink`, which either calls ``on_message`` right there or
@@ -270,7 +277,7 @@ class Connection:
             ConnectionLost: the connection ended (peer close, drop, failure);
                 chained to the recorded `failure`.
         """
-        if not isinstance(message, str | bytes):
+        if not isinstance(message, (str, bytes)):
             raise TypeError(
                 f"A WebSocket message is str (text) or bytes (binary), not {type(message).__name__}."
             )
@@ -942,7 +949,9 @@ def open_connection(
     the connection is closed with 1002 (`ProtocolError`) or 1011 (otherwise);
     no further message is handed over. ``on_close(failure)`` is called exactly
     once when the connection has ended, after the last message was handed
-    over (``failure`` is `None` for our own clean close).
+    over (``failure`` is `None` for our own clean close); it is not called when
+    opening fails, since `open_connection` then raises instead. Both callbacks
+    must not block and should not raise (an ``on_close`` error is only logged).
 
     Leaving the block, an exception in it, or cancellation from outside closes
     the socket (code 1000) within ``close_timeout``, then forcefully, and
