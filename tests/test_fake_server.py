@@ -61,6 +61,7 @@ from trio_realtime.testing.scenario import (
 from trio_realtime.testing.server import (
     FakeConnection,
     FakeServer,
+    FakeServerInfo,
     Pacer,
     find_api_key,
     normalise_path,
@@ -865,3 +866,22 @@ async def test_unrecorded_messages_are_still_counted() -> None:
             assert conn.received == []
             assert conn.sent == []
             assert (conn.received_count, conn.sent_count) == (3, 2)
+
+
+async def test_stopping_the_server_closes_connections_with_1001() -> None:
+    server = FakeServer(handlers={"openai": echo}, use_default_handlers=False)
+    stop = trio.CancelScope()
+
+    async def run(task_status: trio.TaskStatus[FakeServerInfo]) -> None:
+        with stop:
+            await server.serve(task_status=task_status)
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            info = await nursery.start(run)
+            async with _connect(info.openai_url) as ws:
+                await ws.send_message("hi")
+                assert await ws.get_message() == "hi"
+                stop.cancel()
+                assert await _closed_with(ws) == (1001, "The server is shutting down.")
+        assert server.info is None

@@ -133,6 +133,10 @@ logger = logging.getLogger("trio_realtime.testing.server")
 
 T = TypeVar("T")
 
+#: Seconds the server gives each open connection to finish its close handshake
+#: when the server stops.
+SHUTDOWN_GRACE = 0.25
+
 #: Largest message the server accepts (OpenAI allows 15 MiB of base64 per append).
 DEFAULT_MAX_MESSAGE_SIZE = 20 * 2**20
 
@@ -739,12 +743,16 @@ class FakeConnection:
 
     # -- shell -----------------------------------------------------------------------
 
-    async def _finish(self) -> None:
+    async def _finish(self, *, shutdown: bool = False) -> None:
         try:
             if self._ws is None and not self._rejected:
-                await self.reject(500, refusal_body(_body_style(self.route), 500))
+                status = 503 if shutdown else 500
+                await self.reject(status, refusal_body(_body_style(self.route), status))
             elif self._ws is not None and self._ws.closed is None:
-                await self.close(1000, "")
+                if shutdown:
+                    await self.close(1001, "The server is shutting down.")
+                else:
+                    await self.close(1000, "")
         except (ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError):
             pass
         finally:
@@ -1105,6 +1113,11 @@ class FakeServer:
                 )
             else:
                 await self._run_handler(handler, conn)
+        except trio.Cancelled:
+            # The server is stopping: say goodbye properly, briefly.
+            with trio.CancelScope(shield=True), trio.move_on_after(SHUTDOWN_GRACE):
+                await conn._finish(shutdown=True)
+            raise
         finally:
             await conn._finish()
 
