@@ -246,6 +246,8 @@ async def test_urls_and_query_and_headers() -> None:
                 "v1", "BidiGenerateContent"
             )
             assert server.ca_path is None
+            assert route_for(server.vertex_url().split(str(port), 1)[1]) is not None
+            assert server.azure_url == f"ws://127.0.0.1:{port}/openai/v1/realtime"
             async with _connect(
                 server.openai_url + "?model=gpt-realtime",
                 extra_headers=[(b"Authorization", b"Bearer sk-test-123")],

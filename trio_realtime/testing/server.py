@@ -940,6 +940,10 @@ class FakeServer:
         """The Gemini Live endpoint for an API `version`."""
         return self._info().gemini_url(version, constrained=constrained)
 
+    def vertex_url(self, version: str = "v1beta1") -> str:
+        """The Vertex AI Live endpoint (``…LlmBidiService/BidiGenerateContent``)."""
+        return f"{self.url}/ws/google.cloud.aiplatform.{version}.LlmBidiService/BidiGenerateContent"
+
     def client_ssl_context(self) -> ssl.SSLContext:
         """A client SSL context that trusts this server's throwaway CA.
 
