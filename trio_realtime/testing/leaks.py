@@ -22,6 +22,10 @@ the block began (a test server started before it, say) are not the block's
 business and are ignored, even when they were spawned because of something the
 block did (such as a server handler for the connection the block opened).
 
+Enter the block in the task whose work should be checked: the test function
+itself, not a fixture (pytest-trio runs each fixture in a task of its own, so
+a fixture's block would not see the test's nurseries).
+
 The check is synchronous and cheap: one dictionary insertion per task spawned
 while the instrument is installed. The instrument is removed when the block
 exits, so it never outlives the test.
