@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import ssl
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -870,8 +871,17 @@ async def test_unrecorded_messages_are_still_counted() -> None:
             assert (conn.received_count, conn.sent_count) == (3, 2)
 
 
-async def test_stopping_the_server_closes_connections_with_1001() -> None:
-    server = FakeServer(handlers={"openai": echo}, use_default_handlers=False)
+async def echo_in_nursery(conn: FakeConnection) -> None:
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(echo, conn)
+        await trio.sleep_forever()
+
+
+@pytest.mark.parametrize("handler", [echo, echo_in_nursery])
+async def test_stopping_the_server_closes_connections_with_1001(
+    handler: Callable[[FakeConnection], Awaitable[None]],
+) -> None:
+    server = FakeServer(handlers={"openai": handler}, use_default_handlers=False)
     stop = trio.CancelScope()
 
     async def run(task_status: trio.TaskStatus[FakeServerInfo]) -> None:

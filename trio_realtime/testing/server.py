@@ -765,6 +765,12 @@ def _body_style(route: Route) -> str:
     return "azure" if route.variant.startswith("azure") else "openai"
 
 
+def _is_cancellation(exc: BaseException) -> bool:
+    if isinstance(exc, trio.Cancelled):
+        return True
+    return isinstance(exc, BaseExceptionGroup) and exc.split(trio.Cancelled)[0] is not None
+
+
 def _only_closed(exc: BaseException) -> bool:
     if isinstance(exc, ConnectionClosed):
         return True
@@ -1117,10 +1123,11 @@ class FakeServer:
                 )
             else:
                 await self._run_handler(handler, conn)
-        except trio.Cancelled:
-            # The server is stopping: say goodbye properly, briefly.
-            with trio.CancelScope(shield=True), trio.move_on_after(SHUTDOWN_GRACE):
-                await conn._finish(shutdown=True)
+        except BaseException as exc:
+            if _is_cancellation(exc):
+                # The server is stopping: say goodbye properly, briefly.
+                with trio.CancelScope(shield=True), trio.move_on_after(SHUTDOWN_GRACE):
+                    await conn._finish(shutdown=True)
             raise
         finally:
             await conn._finish()
