@@ -1,7 +1,8 @@
 """Trio-native realtime speech-to-speech sessions with Gemini Live and OpenAI Realtime."""
 
+from ._config import ConnectionOptions
 from ._version import __version__
-from .audio import AudioError, AudioFrame
+from .audio import AudioError, AudioFrame, Rechunker, Resampler, read_wav, write_wav
 from .errors import (
     AuthenticationError,
     ConfigurationError,
@@ -36,15 +37,29 @@ from .events import (
     Transcript,
     Usage,
 )
+from .gemini import GeminiLive
+from .openai import OpenAIRealtime
 from .session import RealtimeSession, SessionStatistics, connect
+from .tools import FunctionTool, ToolArgumentError, ToolContext, tool
 
 __all__ = [
+    "ConnectionOptions",
+    "FunctionTool",
+    "GeminiLive",
+    "OpenAIRealtime",
+    "ToolArgumentError",
+    "ToolContext",
+    "tool",
     "RealtimeSession",
     "SessionStatistics",
     "connect",
     "AudioError",
     "AudioFrame",
     "AudioOut",
+    "Rechunker",
+    "Resampler",
+    "read_wav",
+    "write_wav",
     "AuthenticationError",
     "ConfigurationError",
     "ConnectionLost",
