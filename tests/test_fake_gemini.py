@@ -962,3 +962,79 @@ async def test_text_frames_switch() -> None:
         async with gemini_server(text_frames=True) as (server, _), connect(server) as client:
             await client.send({"setup": {"model": MODEL}})
             assert await client.ws.get_message() == '{"setupComplete":{}}'
+
+
+# --------------------------------------------------------------------------- robustness and timing
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "[]",
+        "null",
+        "{}",
+        '{"realtimeInput": {"audio": {"mimeType": "image/jpeg", "data": "AAAA"}}}',
+        '{"realtimeInput": {"audio": {"mimeType": "audio/pcm;rate=abc", "data": "AAAA"}}}',
+        '{"realtimeInput": {"audio": {"data": "AAAA"}}}',
+        '{"toolResponse": {"functionResponses": [{"id": 3}]}}',
+        '{"clientContent": {"turns": "x"}}',
+        '{"clientContent": {"turns": [{"parts": [{"inlineData": {"wat": 1}}]}]}}',
+        '{"realtimeInput": {"activityEnd": {"x": 1}}}',
+    ],
+)
+async def test_bad_input_closes_with_1007_and_never_crashes(message: str) -> None:
+    with trio.fail_after(10):
+        async with gemini_server() as (server, fake):
+            async with connect(server) as good, connect(server) as bad:
+                await good.setup(outputAudioTranscription={})
+                await bad.setup()
+                await bad.ws.send_message(message)
+                closed = await bad.closed()
+                assert closed.code == 1007
+                await good.send({"realtimeInput": {"text": "fine"}})
+                assert transcript(await good.turn()) == "You said: fine. Thank you."
+            assert all(conn.error is None for conn in server.connections)
+            assert fake.connections[1].close_code == 1007
+
+
+async def test_reply_audio_is_paced_at_speed_times_real_time() -> None:
+    speed = 4.0
+    with trio.fail_after(15):
+        async with gemini_server(speed=speed) as (server, _), connect(server) as client:
+            await client.setup()
+            await client.send({"realtimeInput": {"text": "Pace this reply please"}})
+            first = await client.until(lambda msg: bool(audio_chunks([msg])))
+            start = trio.current_time()
+            rest = await client.turn()
+            elapsed = trio.current_time() - start
+            duration = len(audio_chunks(first + rest)) * 0.040
+            # The first chunk comes at once; turnComplete when playback would end.
+            assert elapsed >= 0.9 * duration / speed
+            assert elapsed <= duration / speed + 1.0
+            names = kinds(rest)
+            assert names[-2:] == ["generationComplete", "turnComplete"]
+
+
+async def test_client_content_interrupts_a_reply_in_progress() -> None:
+    scenario = Scenario(turns=[Turn(reply="A long " * 30 + "reply."), Turn(reply="Sure.")])
+    with trio.fail_after(15):
+        async with (
+            gemini_server(speed=1.0, scenario=scenario) as (server, _),
+            connect(server) as client,
+        ):
+            await client.setup(outputAudioTranscription={})
+            await client.send({"realtimeInput": {"text": "Talk"}})
+            await client.until(lambda msg: bool(audio_chunks([msg])))
+            await client.send(
+                {
+                    "clientContent": {
+                        "turns": [{"role": "user", "parts": [{"text": "Stop"}]}],
+                        "turnComplete": True,
+                    }
+                }
+            )
+            msgs = await client.until(lambda msg: kinds([msg]) == ["interrupted"])
+            assert "generationComplete" not in kinds(msgs)
+            after = await client.turn()
+            assert kinds(after)[0] == "turnComplete"
+            assert transcript(await client.turn()) == "Sure."

@@ -612,6 +612,7 @@ class _Response:
     words: list[str] = attrs.field(factory=list)
     spoken_words: int = 0
     audio_seconds: float = 0.0
+    previous: _Response | None = None  # a reply queued behind this one waits for it
 
 
 class _GeminiConnection:
@@ -1125,13 +1126,21 @@ class _GeminiConnection:
         resp = self.response
         if resp is None:
             return
-        self._cancel_response(resp)
+        # The reply and any reply still speaking ahead of it (NO_INTERRUPTION queue).
+        chain: list[_Response] = []
+        link: _Response | None = resp
+        while link is not None and not link.done.is_set():
+            chain.append(link)
+            link = link.previous
+        ids: list[str] = []
+        for r in chain:
+            self._cancel_response(r)
+            ids.extend(r.pending_calls)
+            r.pending_calls.clear()
         assert self.state is not None
-        spoken = "".join(resp.words[: resp.spoken_words]).strip()
-        self.state.run.interrupted(spoken)
-        if resp.pending_calls:
-            ids = list(resp.pending_calls)
-            resp.pending_calls.clear()
+        speaking = next((r for r in chain if r.words), resp)
+        self.state.run.interrupted("".join(speaking.words[: speaking.spoken_words]).strip())
+        if ids:
             await self.send(m.ServerMessage(tool_call_cancellation=m.ToolCallCancellation(ids=ids)))
         await self.send(m.ServerMessage(server_content=m.ServerContent(interrupted=True)))
         await self.send(
@@ -1158,7 +1167,7 @@ class _GeminiConnection:
                 )
             )
         previous = self.response
-        resp = _Response()
+        resp = _Response(previous=previous)
         self.response = resp
         self.nursery.start_soon(self._guarded, self._respond, resp, reply, previous)
 
@@ -1169,6 +1178,7 @@ class _GeminiConnection:
             with resp.scope:
                 if previous is not None:
                     await previous.done.wait()
+                resp.previous = None
                 await pause(reply.latency, self.speed)
                 silent = False
                 while reply.tool_calls:
@@ -1187,24 +1197,30 @@ class _GeminiConnection:
                     await pause(reply.latency, self.speed)
                 if reply.text and not silent:
                     await self._speak(resp, reply.text)
-                if not await self.send_for(
-                    resp,
-                    lambda: m.ServerMessage(
-                        server_content=m.ServerContent(turn_complete=True),
-                        usage_metadata=self._usage(resp),
-                    ),
-                ):
+                if not await self.send_for(resp, lambda: self._finish(resp)):
                     return
-                if self.response is resp:
-                    self.response = None
                 state.prompt_text_tokens += _tokens_for_text(reply.text)
                 state.response_tokens += self._response_tokens(resp)
                 await self._resumption_update()
                 await self.conn.checkpoint(RESPONSE_DONE)
         finally:
             resp.done.set()
+            resp.previous = None
             if self.response is resp:
                 self.response = None
+
+    def _finish(self, resp: _Response) -> m.ServerMessage:
+        """The reply's ``turnComplete``; from here on a barge-in has nothing to interrupt.
+
+        Runs under the send lock, so an interruption either comes before it
+        (and the turn completes as interrupted) or after it (and finds no reply).
+        """
+        if self.response is resp:
+            self.response = None
+        return m.ServerMessage(
+            server_content=m.ServerContent(turn_complete=True),
+            usage_metadata=self._usage(resp),
+        )
 
     async def _call_tools(
         self, resp: _Response, plans: Sequence[PlannedToolCall]
