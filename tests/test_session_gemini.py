@@ -57,14 +57,16 @@ async def test_text_turn_gives_audio_and_transcript_in_order() -> None:
     assert kinds[0] == "ResponseStarted"
     assert kinds[-1] == "ResponseDone"
     audio = [e for e in seen if isinstance(e, rt.AudioOut)]
-    assert audio and all(e.frame.sample_rate == 24000 for e in audio)
+    assert audio
+    assert all(e.frame.sample_rate == 24000 for e in audio)
     check_sequence(read_stamp(e.frame) for e in audio)
     final = [e for e in seen if isinstance(e, rt.Transcript) and e.final]
     assert [(t.role, t.text) for t in final] == [("assistant", "Hello there, nice to meet you.")]
     done = seen[-1]
     assert isinstance(done, rt.ResponseDone)
     assert done.status == "completed"
-    assert done.usage is not None and done.usage.output_tokens
+    assert done.usage is not None
+    assert done.usage.output_tokens
 
 
 async def test_spoken_turn_resampled_from_48k_stereo() -> None:
@@ -194,4 +196,5 @@ async def test_update_reconnects_with_the_new_setup() -> None:
     setups = [record.setup for record in fake.connections]
     assert len(setups) == 2
     texts = [str(s) for s in setups]
-    assert "Be verbose." in texts[1] and "Kore" in texts[1]
+    assert "Be verbose." in texts[1]
+    assert "Kore" in texts[1]
