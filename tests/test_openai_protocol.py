@@ -1007,7 +1007,7 @@ def test_unknown_and_unhandled_server_events_are_ignored() -> None:
     h = ready()
     assert (
         h.feed(
-            json.dumps({"type": "response.audio.delta", "delta": "AAAA"}),
+            json.dumps({"type": "response.reasoning.delta", "delta": "hmm"}),
             srv("output_audio_buffer.started", response_id=R1),
             srv("mcp_list_tools.completed", item_id="mcpl_1"),
             srv(
@@ -1063,3 +1063,44 @@ def test_parallel_tool_calls_get_one_reply_after_the_last_result() -> None:
     assert [s["type"] for s in h.sent()] == ["conversation.item.create"]
     h.do(SendToolResult("call_a", 2))
     assert [s["type"] for s in h.sent()] == ["conversation.item.create", "response.create"]
+
+
+def test_send_event_queues_any_client_event() -> None:
+    h = Harness()
+    delete = m.ConversationItemDelete(item_id="item_old", event_id="mine")
+    with pytest.raises(ProtocolError, match="Cannot send ConversationItemDelete yet"):
+        h.proto.send_event(delete)
+    h = ready()
+    h.proto.send_event(delete)
+    h.proto.send_event(
+        m.ResponseCreate(
+            response=m.ResponseCreateParams(
+                output_modalities=["text"], max_output_tokens=50, tool_choice="none"
+            )
+        )
+    )
+    assert h.sent() == [
+        {"type": "conversation.item.delete", "item_id": "item_old", "event_id": "mine"},
+        {
+            "type": "response.create",
+            "response": {
+                "output_modalities": ["text"],
+                "max_output_tokens": 50,
+                "tool_choice": "none",
+            },
+        },
+    ]
+
+
+def test_beta_output_event_names_are_understood() -> None:
+    h = ready()
+    h.feed(*audio_response_start(R1, ASST))
+    beta_audio = json.loads(audio_delta(R1, ASST, pcm(10, 3)))
+    beta_audio["type"] = "response.audio.delta"
+    beta_text = json.loads(srv("response.audio_transcript.delta", **ids(R1, ASST), delta="Hi"))
+    [audio, text] = h.feed(json.dumps(beta_audio), json.dumps(beta_text))
+    assert isinstance(audio, AudioOut)
+    assert audio.frame.to_bytes() == pcm(10, 3)
+    assert text == Transcript(
+        role="assistant", text="Hi", final=False, item_id=ASST, response_id=R1
+    )

@@ -30,6 +30,8 @@ Behaviour worth knowing:
   the cut falls at the audio received so far: nothing is truncated once the
   item's audio was complete, and an item still being generated is cut at what
   arrived. The cut never exceeds the audio received (the service rejects that).
+- The beta names of the output events (``response.audio.delta``…), which some
+  servers are reported to still send, are read as their GA counterparts.
 - ``response.cancel``'s benign ``response_cancel_not_active`` error (the
   response had just finished) is swallowed for cancels this machine sent.
 """
@@ -92,6 +94,15 @@ SAMPLE_RATE: Final = 24000
 _BYTES_PER_MS: Final = SAMPLE_RATE * 2 // 1000
 #: Error codes after which the session cannot go on.
 _FATAL_CODES: Final = frozenset({"session_expired", "invalid_api_key", "insufficient_quota"})
+#: Beta event names some servers are reported to still send, read as their GA names.
+_BETA_NAMES: Final = {
+    "response.audio.delta": "response.output_audio.delta",
+    "response.audio.done": "response.output_audio.done",
+    "response.audio_transcript.delta": "response.output_audio_transcript.delta",
+    "response.audio_transcript.done": "response.output_audio_transcript.done",
+    "response.text.delta": "response.output_text.delta",
+    "response.text.done": "response.output_text.done",
+}
 #: How many assistant items' audio counters are kept.
 _MAX_TRACKED_ITEMS: Final = 32
 
@@ -225,6 +236,24 @@ class OpenAIProtocol(RealtimeProtocol):
             samples = np.ascontiguousarray(samples, dtype="<i2")
         return encode_audio_append(samples)  # type: ignore[arg-type]
 
+    def send_event(self, event: m.ClientEvent) -> None:
+        """Queue any client event as is, for what the neutral commands do not cover
+        (``conversation.item.delete``, a ``response.create`` with every override…).
+
+        The event bypasses the machine's bookkeeping: a ``response.create`` sent
+        this way is not held back while another response is in progress.
+
+        Raises:
+            ProtocolError: (``side="local"``) the session is not ready yet.
+        """
+        if not self._ready:
+            raise ProtocolError(
+                f"Cannot send {type(event).__name__} yet: the session is not ready "
+                "(wait for SessionReady).",
+                side="local",
+            )
+        self._send(event)
+
     def receive(self, data: str | bytes) -> list[Event]:
         """Decode one server message, update the state, return its neutral events.
 
@@ -237,6 +266,11 @@ class OpenAIProtocol(RealtimeProtocol):
         """Like `receive`, for an already decoded server event."""
         if type(ev) is m.ResponseOutputAudioDelta:
             return self._on_audio(ev)
+        if type(ev) is m.UnknownServerEvent and ev.type in _BETA_NAMES:
+            raw = {**ev.raw, "type": _BETA_NAMES[ev.type]}
+            ev = structure_wire(raw, m.ServerEvent, what=f"server event {ev.type!r}")
+            if type(ev) is m.ResponseOutputAudioDelta:
+                return self._on_audio(ev)
         handler = _HANDLERS.get(type(ev))
         if handler is None:
             return []
