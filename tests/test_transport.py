@@ -360,27 +360,34 @@ async def test_bad_arguments_are_configuration_errors(
 
 async def test_misuse_of_send_and_aclose_is_a_typed_error() -> None:
     with trio.fail_after(10):
-        async with ws_server(echo) as (url, _log), open_connection(url) as conn:
-            with pytest.raises(TypeError, match="not bytearray"):
-                await conn.send(bytearray(b"x"))  # type: ignore[arg-type]
-            with pytest.raises(ConfigurationError, match="1005 is not a WebSocket close code"):
-                await conn.aclose(1005)
-            assert conn.close_code is None
-            await conn.send("still open")
-            assert await conn.receive() == "still open"
+        async with ws_server(echo) as (url, _log):
+            with no_leaked_tasks():
+                async with open_connection(url) as conn:
+                    with pytest.raises(TypeError, match="not bytearray"):
+                        await conn.send(bytearray(b"x"))  # type: ignore[arg-type]
+                    with pytest.raises(
+                        ConfigurationError, match="1005 is not a WebSocket close code"
+                    ):
+                        await conn.aclose(1005)
+                    assert conn.close_code is None
+                    await conn.send("still open")
+                    assert await conn.receive() == "still open"
 
 
 async def test_knobs_reach_trio_websocket() -> None:
     with trio.fail_after(10):
-        async with (
-            ws_server(echo) as (url, _log),
-            open_connection(url, max_size=12345, max_queue=7) as conn,
-        ):
-            ws = conn._ws
-            assert ws is not None
-            assert ws._max_message_size == 12345
-            assert ws._receive_buffer_size is None
-            assert conn._queue_send.statistics().max_buffer_size == 7
+        async with ws_server(echo) as (url, _log):
+            with no_leaked_tasks() as tracker:
+                async with open_connection(
+                    url, max_size=12345, max_queue=7, ping_interval=None
+                ) as conn:
+                    ws = conn._ws
+                    assert ws is not None
+                    assert ws._max_message_size == 12345
+                    assert ws._receive_buffer_size is None
+                    assert conn._queue_send.statistics().max_buffer_size == 7
+    # ping_interval=None: no keepalive task.
+    assert tracker.spawned == ["trio_realtime transport reader"]
 
 
 # --------------------------------------------------------------------------- remote end
@@ -600,7 +607,10 @@ async def test_on_message_delivers_in_order_without_a_task_per_message() -> None
     assert isinstance(got[-1], ConnectionLost)
     assert got[-1].code == 4000
     # The reader and the keepalive; no task per message.
-    assert len(tracker.spawned) <= 3, tracker.spawned
+    assert sorted(tracker.spawned) == [
+        "trio_realtime transport keepalive",
+        "trio_realtime transport reader",
+    ]
 
 
 @pytest.mark.parametrize("raise_protocol_error", [True, False])
@@ -800,16 +810,18 @@ async def test_send_when_wsproto_is_remote_closing_is_connection_lost() -> None:
     # not recorded it yet, so send_message() reaches wsproto, which raises
     # LocalProtocolError. Reproduced by putting wsproto in that state.
     with trio.fail_after(10):
-        async with ws_server(echo) as (url, _log), open_connection(url) as conn:
-            ws = conn._ws
-            assert ws is not None
-            proto = ws._wsproto.connection
-            assert proto is not None
-            proto._state = ConnectionState.REMOTE_CLOSING
-            with pytest.raises(ConnectionLost) as info:
-                await conn.send("x")
-            assert isinstance(info.value.__cause__, wsproto.utilities.LocalProtocolError)
-            proto._state = ConnectionState.OPEN
+        async with ws_server(echo) as (url, _log):
+            with no_leaked_tasks():
+                async with open_connection(url) as conn:
+                    ws = conn._ws
+                    assert ws is not None
+                    proto = ws._wsproto.connection
+                    assert proto is not None
+                    proto._state = ConnectionState.REMOTE_CLOSING
+                    with pytest.raises(ConnectionLost, match="is closing") as info:
+                        await conn.send("x")
+                    assert isinstance(info.value.__cause__, wsproto.utilities.LocalProtocolError)
+                    proto._state = ConnectionState.OPEN
 
 
 async def test_exit_when_the_peer_never_answers_our_close(
