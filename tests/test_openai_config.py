@@ -212,3 +212,20 @@ def test_new_protocol_is_an_openai_protocol() -> None:
         },
     }
     CLIENT_ADAPTER.validate_json(update)
+
+
+def test_session_options_of_the_wrong_shape_fail_early() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        OpenAIRealtime(session_extra={"audio": {"output": {"speed": "fast"}}})
+    assert str(info.value) == (
+        "Bad session options: expected float or null, got str @ $.audio.output.speed."
+    )
+    with pytest.raises(ConfigurationError, match=r"@ \$.max_output_tokens"):
+        OpenAIRealtime(max_output_tokens=[1])  # type: ignore[arg-type]
+
+
+def test_url_with_call_id_or_transcription_intent_gets_no_model() -> None:
+    sideband = OpenAIRealtime(url="wss://api.openai.com/v1/realtime?call_id=rtc_1", api_key=KEY)
+    assert sideband.endpoint()[0] == "wss://api.openai.com/v1/realtime?call_id=rtc_1"
+    asr = OpenAIRealtime(url="wss://api.openai.com/v1/realtime?intent=transcription")
+    assert asr.endpoint()[0] == "wss://api.openai.com/v1/realtime?intent=transcription"

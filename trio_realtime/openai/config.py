@@ -30,8 +30,9 @@ import attrs
 
 from .._config import ConnectionOptions, HasToolSpec, ProviderConfig, tool_specs
 from .._wire import NOT_GIVEN, NotGiven
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, ProtocolError
 from ..events import ToolSpec
+from . import messages as m
 
 if TYPE_CHECKING:
     from .protocol import OpenAIProtocol
@@ -91,7 +92,7 @@ class OpenAIRealtime(ProviderConfig):
             ``OPENAI_API_KEY`` (``AZURE_OPENAI_API_KEY`` for Azure), read when
             connecting. Never shown in reprs.
         url: full WebSocket URL overriding the computed one (``?model=`` added
-            when absent).
+            when it has neither ``model``, ``call_id`` nor ``intent=transcription``).
         voice: output voice (``"marin"``, ``"cedar"``, ``"alloy"``…); server
             default if `None`. It can only change until the first audio is produced.
         instructions: system prompt; server default if `None`.
@@ -182,6 +183,14 @@ class OpenAIRealtime(ProviderConfig):
                     "or an object with a 'type' such as {'type': 'server_vad'}, "
                     f"got {self.turn_detection!r}."
                 )
+        from .codec import structure_wire
+
+        try:
+            structure_wire(self.session_config(), m.RealtimeSession, what="session configuration")
+        except ProtocolError as exc:
+            raise ConfigurationError(
+                str(exc).replace("The session configuration is malformed", "Bad session options")
+            ) from None
 
     # ------------------------------------------------------------------ endpoint
 
@@ -212,7 +221,8 @@ class OpenAIRealtime(ProviderConfig):
             base = _OPENAI_URL
         parts = urlsplit(base)
         query = parse_qsl(parts.query, keep_blank_values=True)
-        if not any(k in ("model", "call_id") for k, _ in query):
+        transcription_only = ("intent", "transcription") in query
+        if not transcription_only and not any(k in ("model", "call_id") for k, _ in query):
             query.append(("model", model))
         return urlunsplit(
             (parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment)
