@@ -866,6 +866,27 @@ async def test_function_call_turn_then_spoken_answer() -> None:
             assert reply == 'Done. get_weather returned {"temp_c": 4}.'
 
 
+async def test_tool_result_before_response_done_and_create_right_after_done() -> None:
+    with trio.fail_after(10):
+        async with fake(speed=1.0) as (server, _), connect(server) as client:
+            await configure(client, tools=[WEATHER], output_modalities=["text"])
+            await client.send(type="conversation.item.create", item=user_text("get weather now"))
+            await client.send(type="response.create")
+            call = (await client.until("response.function_call_arguments.done"))[-1]
+            # The result may arrive while the response is still open...
+            await client.send(
+                type="conversation.item.create",
+                item={"type": "function_call_output", "call_id": call["call_id"], "output": "9"},
+            )
+            await client.until("response.done")
+            # ...and the next response.create may follow response.done at once.
+            await client.send(type="response.create")
+            events = await client.until("response.done")
+            assert "error" not in types(events)
+            text = next(e for e in events if e["type"] == "response.output_text.done")["text"]
+            assert text == "Done. get_weather returned 9."
+
+
 async def test_scripted_tool_call_with_expected_result() -> None:
     scenario = Scenario(
         [
@@ -1055,3 +1076,58 @@ async def test_g711_round_trip_and_pcmu_vad() -> None:
             reply = g711_decode(audio_of(events), "audio/pcmu").astype(np.float64)
             assert np.sqrt(np.mean(reply**2)) > 1000  # audible speech, not silence
             assert events[-1]["response"]["audio"]["output"]["format"] == {"type": "audio/pcmu"}
+
+
+async def test_trio_realtime_session_against_the_fake() -> None:
+    import trio_realtime as rt
+
+    @rt.tool
+    def get_weather(city: str) -> dict[str, Any]:
+        """Current weather for a city."""
+        return {"temp_c": 7}
+
+    async def turn(session: rt.RealtimeSession) -> list[Any]:
+        got: list[Any] = []
+        async for event in session.events():
+            got.append(event)
+            if isinstance(event, rt.ResponseDone) and not any(
+                isinstance(e, rt.ToolCall) for e in got
+            ):
+                return got
+            if (
+                isinstance(event, rt.ResponseDone)
+                and sum(isinstance(e, rt.ResponseDone) for e in got) == 2
+            ):
+                return got
+        raise AssertionError("the session ended")  # pragma: no cover
+
+    with trio.fail_after(20):
+        async with fake() as (server, _):
+            config = rt.OpenAIRealtime(
+                model="gpt-realtime", api_key="sk-test", url=server.openai_url, tools=[get_weather]
+            )
+            async with rt.connect(config) as session:
+                await session.send_text("Hello")
+                events = await turn(session)
+                finals = [e.text for e in events if isinstance(e, rt.Transcript) and e.final]
+                assert finals == ["You said: Hello. Thank you."]
+                assert any(isinstance(e, rt.AudioOut) for e in events)
+
+                await session.send_text("call get_weather for Rome")
+                events = await turn(session)
+                calls = [e for e in events if isinstance(e, rt.ToolCall)]
+                assert [(c.name, c.arguments) for c in calls] == [
+                    ("get_weather", {"city": "example"})
+                ]
+                finals = [e.text for e in events if isinstance(e, rt.Transcript) and e.final]
+                assert finals == ['Done. get_weather returned {"temp_c": 7}.']
+
+                await session.send_audio(user_utterance("What is up", 24000))
+                events = await turn(session)
+                spoken = [
+                    (e.role, e.text) for e in events if isinstance(e, rt.Transcript) and e.final
+                ]
+                assert spoken == [
+                    ("user", "What is up"),
+                    ("assistant", "You said: What is up. Thank you."),
+                ]

@@ -1170,8 +1170,8 @@ class OpenAIConnectionState:
         self.responses: dict[str, _Response] = {}
         self.audio_produced = False
         self._calls: dict[str, str] = {}
-        self._results: list[ToolResult] = []
-        self._awaiting_results = False
+        self._model_calls: set[str] = set()  # calls the fake model made, not yet answered
+        self._results: list[ToolResult] = []  # their results, not yet replied to
         self._answered: str | None = None
         self._prev_input_tokens = 0
         self._tokens_used = 0
@@ -1689,8 +1689,11 @@ class OpenAIConnectionState:
             entry.said = _said_of_message(item, audio, bpm)
         elif kind == "function_call_output":
             call_id = str(wire["call_id"])
-            name = self._calls.get(call_id, "")
-            self._results.append(ToolResult(call_id, name, parse_tool_output(str(wire["output"]))))
+            if call_id in self._model_calls:
+                self._model_calls.discard(call_id)
+                name = self._calls.get(call_id, "")
+                output = parse_tool_output(str(wire["output"]))
+                self._results.append(ToolResult(call_id, name, output))
         prev_id = self.items[position - 1].id if position > 0 else None
         self.items.insert(position, entry)
         await self._item_added_done(entry, prev_id)
@@ -1954,9 +1957,8 @@ class OpenAIConnectionState:
             )
             return self.scenario_run.scenario.responder(said, ctx)
         self.scenario_run.tools = specs
-        if self._awaiting_results and self._results:
+        if self._results:
             results, self._results = self._results, []
-            self._awaiting_results = False
             return self.scenario_run.after_tools(results)
         if said is None:
             said = ""
@@ -2037,9 +2039,11 @@ class OpenAIConnectionState:
         usage = response_usage(
             resp.context_text, resp.context_audio, resp.out_text, resp.out_audio, cached
         )
-        if resp.conversation and resp.calls_made and not resp.is_cancelled():
-            self._awaiting_results = True
-            self._results = []
+        # The response stops being active when response.done goes out: a client may
+        # send its next response.create the moment it reads it.
+        self.responses.pop(resp.id, None)
+        if self.active is resp:
+            self.active = None
         await self._send(
             self._event(
                 "response.done",
@@ -2295,6 +2299,8 @@ class OpenAIConnectionState:
         item.wire["status"] = "incomplete" if resp.is_cancelled() else "completed"
         item.wire["arguments"] = sent
         self._calls[call_id] = call.name
+        if resp.conversation and not resp.is_cancelled():
+            self._model_calls.add(call_id)
         resp.calls_made += 1
         await self._close_item(resp, item, index)
 
