@@ -24,7 +24,7 @@ from trio_realtime.gemini import codec
 from trio_realtime.gemini import messages as m
 from trio_realtime.testing.faults import CloseAt, truncate_reason
 from trio_realtime.testing.gemini import FakeGemini
-from trio_realtime.testing.scenario import PlannedToolCall, Scenario, Turn
+from trio_realtime.testing.scenario import PlannedToolCall, Reply, ReplyContext, Scenario, Turn
 from trio_realtime.testing.server import FakeServer, open_fake_server
 from trio_realtime.testing.voice import check_sequence, read_stamp, user_utterance
 
@@ -1038,3 +1038,82 @@ async def test_client_content_interrupts_a_reply_in_progress() -> None:
             after = await client.turn()
             assert kinds(after)[0] == "turnComplete"
             assert transcript(await client.turn()) == "Sure."
+
+
+async def test_initial_history_in_client_content_does_not_generate() -> None:
+    def responder(heard: str, context: ReplyContext) -> Reply:
+        return Reply(text=f"I know {len(context.history)} things.")
+
+    with trio.fail_after(10):
+        async with gemini_server(scenario=Scenario(responder=responder)) as (server, fake):
+            async with connect(server) as client:
+                await client.setup(
+                    historyConfig={"initialHistoryInClientContent": True},
+                    outputAudioTranscription={},
+                )
+                await client.send(
+                    {
+                        "clientContent": {
+                            "turns": [
+                                {"role": "user", "parts": [{"text": "My name is Ada"}]},
+                                {"role": "model", "parts": [{"text": "Hello Ada"}]},
+                            ],
+                            "turnComplete": True,
+                        }
+                    }
+                )
+                await client.send({"realtimeInput": {"text": "What is my name?"}})
+                msgs = await client.turn()
+                assert transcript(msgs) == "I know 3 things."
+            session = fake.connections[0].session
+            assert session is not None
+            assert session.history[:3] == [
+                ("user", "My name is Ada"),
+                ("assistant", "Hello Ada"),
+                ("user", "What is my name?"),
+            ]
+
+
+async def test_resumption_handles_expire() -> None:
+    with trio.fail_after(10):
+        async with gemini_server(handle_ttl=0.1) as (server, fake):
+            async with connect(server) as client:
+                await client.setup(sessionResumption={})
+                update = (await client.recv()).session_resumption_update
+                assert isinstance(update, m.SessionResumptionUpdate)
+            await (await server.connection(1)).wait_closed()
+            assert fake.connections[0].session is not None
+            assert fake.connections[0].session.attached is None
+            await trio.sleep(0.2)
+            async with connect(server) as client:
+                await client.send(
+                    {"setup": {"model": MODEL, "sessionResumption": {"handle": update.new_handle}}}
+                )
+                closed = await client.closed()
+                assert (closed.code, closed.reason) == (
+                    1008,
+                    "BidiGenerateContent session not found",
+                )
+
+
+async def test_client_content_history_then_the_last_user_turn_is_answered() -> None:
+    turns = [
+        {"role": "user", "parts": [{"text": "What is the capital of France?"}]},
+        {"role": "model", "parts": [{"text": "Paris."}]},
+        {"role": "user", "parts": [{"text": "And of Germany?"}]},
+    ]
+    with trio.fail_after(10):
+        async with gemini_server() as (server, fake), connect(server) as client:
+            await client.setup(outputAudioTranscription={})
+            await client.send({"clientContent": {"turns": turns[:2]}})
+            await client.send({"clientContent": {"turns": turns[2:], "turnComplete": True}})
+            msgs = await client.turn()
+            assert transcript(msgs) == "You said: And of Germany. Thank you."
+            session = fake.connections[0].session
+            assert session is not None
+            assert session.history == [
+                ("user", "What is the capital of France?"),
+                ("assistant", "Paris."),
+                ("user", "And of Germany?"),
+                ("assistant", "You said: And of Germany. Thank you."),
+            ]

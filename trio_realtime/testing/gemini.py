@@ -228,6 +228,7 @@ class GeminiSessionState:
     response_tokens: int = 0
     attached: GeminiConnectionRecord | None = None
     detached: trio.Event = attrs.field(factory=trio.Event)
+    detached_at: float | None = None
 
     @property
     def turns(self) -> int:
@@ -300,6 +301,8 @@ class FakeGemini:
             set ``silenceDurationMs`` (doubled for ``END_SENSITIVITY_LOW``).
         default_prefix_padding_ms: the VAD's prefix padding when the setup
             does not set ``prefixPaddingMs``.
+        handle_ttl: seconds (real time) a session stays resumable after its
+            last connection ended (the service keeps handles about 2 hours).
         resume_wait: seconds a resuming connection waits for the session's
             previous connection to go away before it is refused (1011).
 
@@ -325,6 +328,7 @@ class FakeGemini:
         vad_threshold_db: float = -45.0,
         default_silence_ms: int = 500,
         default_prefix_padding_ms: int = 20,
+        handle_ttl: float = 7200.0,
         resume_wait: float = 1.0,
     ) -> None:
         if speed is not None and (not isinstance(speed, int | float) or speed < 0):
@@ -348,6 +352,7 @@ class FakeGemini:
         self.vad_threshold_db = float(vad_threshold_db)
         self.default_silence_ms = int(default_silence_ms)
         self.default_prefix_padding_ms = int(default_prefix_padding_ms)
+        self.handle_ttl = float(handle_ttl)
         self.resume_wait = float(resume_wait)
         self.connections: list[GeminiConnectionRecord] = []
         self.sessions: dict[str, GeminiSessionState] = {}
@@ -371,6 +376,7 @@ class FakeGemini:
             state = record.session
             if state is not None and state.attached is record:
                 state.attached = None
+                state.detached_at = trio.current_time()
                 state.detached.set()
 
     # ----------------------------------------------------------------- internals
@@ -648,7 +654,7 @@ class _GeminiConnection:
         self.in_activity = False
         self.activity_input = 0
         self.history_seeding = False
-        self.pending_user_text: list[str] = []
+        self.pending_turns: list[tuple[str, str]] = []
         self.decode_error: ProtocolError | None = None
         self.last_raw: str | bytes | None = None
 
@@ -813,7 +819,13 @@ class _GeminiConnection:
         state: GeminiSessionState | None = None
         if isinstance(handle, str) and handle:
             state = self.fake.session_for_handle(handle)
-            if state is None or state.model != model:
+            expired = (
+                state is not None
+                and state.attached is None
+                and state.detached_at is not None
+                and trio.current_time() - state.detached_at > self.fake.handle_ttl
+            )
+            if state is None or state.model != model or expired:
                 await self.close(1008, REASONS["session_not_found"])
             if state.attached is not None and state.attached is not self.record:
                 with trio.move_on_after(self.fake.resume_wait):
@@ -1062,24 +1074,26 @@ class _GeminiConnection:
         turns = cc.turns if isinstance(cc.turns, list) else []
         for turn in turns:
             text = _text_of(turn)
-            if turn.role == "model":
-                self.state.run.history.append(("assistant", text))
-                self.state.prompt_text_tokens += _tokens_for_text(text)
-            elif text:
-                self.pending_user_text.append(text)
+            if text or turn.role == "model":
+                role = "assistant" if turn.role == "model" else "user"
+                self.pending_turns.append((role, text))
         if cc.turn_complete is not True:
             return
-        said = " ".join(self.pending_user_text)
-        self.pending_user_text = []
-        if self.history_seeding:
-            # The initial history ends here; no generation.
-            self.history_seeding = False
-            if said:
-                self.state.run.history.append(("user", said))
-                self.state.prompt_text_tokens += _tokens_for_text(said)
+        pending, self.pending_turns = self.pending_turns, []
+        seeding = self.history_seeding
+        self.history_seeding = False
+        # The trailing user turns are what the model answers; the rest is history.
+        # The initial history (historyConfig) is all history: no generation.
+        cut = len(pending)
+        while not seeding and cut > 0 and pending[cut - 1][0] == "user":
+            cut -= 1
+        for role, text in pending[:cut]:
+            self.state.run.history.append((role, text))
+            self.state.prompt_text_tokens += _tokens_for_text(text)
+        if seeding:
             return
         await self._interrupt()
-        await self._user_turn(said, audio_seconds=0.0)
+        await self._user_turn(" ".join(text for _, text in pending[cut:]), audio_seconds=0.0)
 
     async def _tool_response(self, tr: m.ToolResponse) -> None:
         responses = tr.function_responses if isinstance(tr.function_responses, list) else []
