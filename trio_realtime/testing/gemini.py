@@ -42,7 +42,22 @@ client cannot tell the difference in ordinary use:
   seconds before `connection_lifetime`, then a 1008 close if the client stays.
 
 Everything each connection received and sent is kept in `FakeGemini.connections`
-(`GeminiConnectionRecord`) for assertions.
+(`GeminiConnectionRecord`) for assertions. Faults can be injected at the
+moments ``before_setup``, ``after_setup``, ``user_speech``, ``mid_audio``,
+``mid_tool_call`` and ``response_done`` (`trio_realtime.testing.faults`).
+
+Usage::
+
+    fake = FakeGemini(api_keys=["test-key"], connection_lifetime=60, go_away_notice=5)
+    async with open_fake_server(handlers={"gemini": fake}, speed=math.inf) as server:
+        url = server.gemini_url() + "?key=test-key"   # ws://127.0.0.1:PORT/ws/...
+        ...
+        assert fake.connections[0].session.history[0] == ("user", "Hello")
+
+The official client needs TLS (``open_fake_server(tls=True)``) and trusts the
+throwaway CA through ``SSL_CERT_FILE=server.ca_path``::
+
+    genai.Client(api_key="test-key", http_options={"base_url": server.http_url})
 """
 
 from __future__ import annotations
@@ -55,6 +70,7 @@ import logging
 import math
 import re
 import secrets
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Final, NoReturn
 
@@ -247,7 +263,7 @@ class GeminiConnectionRecord:
 
     Attributes:
         index: 1 for the first connection this handler served.
-        path: the request path as received.
+        path: the normalised request path (without the query, which may hold a key).
         raw_received: every frame received, as it came (`str` or `bytes`).
         received: the same frames decoded (`None` when a frame did not decode).
         sent: every server message sent, decoded.
@@ -305,10 +321,14 @@ class FakeGemini:
             last connection ended (the service keeps handles about 2 hours).
         resume_wait: seconds a resuming connection waits for the session's
             previous connection to go away before it is refused (1011).
+        keep_connections: how many connection records `connections` keeps
+            (each holds every message of its connection, audio included).
 
     Attributes:
-        connections: a `GeminiConnectionRecord` per connection, in order.
-        sessions: every session by id.
+        connections: a `GeminiConnectionRecord` per connection, in order (the
+            last `keep_connections`).
+        sessions: every session by id (sessions whose handles expired are
+            forgotten).
     """
 
     name = "gemini"
@@ -330,6 +350,7 @@ class FakeGemini:
         default_prefix_padding_ms: int = 20,
         handle_ttl: float = 7200.0,
         resume_wait: float = 1.0,
+        keep_connections: int = 1000,
     ) -> None:
         if speed is not None and (not isinstance(speed, int | float) or speed < 0):
             raise ConfigurationError(f"speed must be a number >= 0, got {speed!r}")
@@ -354,8 +375,9 @@ class FakeGemini:
         self.default_prefix_padding_ms = int(default_prefix_padding_ms)
         self.handle_ttl = float(handle_ttl)
         self.resume_wait = float(resume_wait)
-        self.connections: list[GeminiConnectionRecord] = []
+        self.connections: deque[GeminiConnectionRecord] = deque(maxlen=keep_connections)
         self.sessions: dict[str, GeminiSessionState] = {}
+        self._count = 0
         self._handles: dict[str, GeminiSessionState] = {}
         self._nonce = secrets.token_bytes(8)
         self._session_ids = itertools.count(1)
@@ -367,7 +389,8 @@ class FakeGemini:
 
     async def handle(self, conn: FakeConnection) -> None:
         """Serve one connection routed to Gemini, until it ends."""
-        record = GeminiConnectionRecord(index=len(self.connections) + 1, path=conn.target)
+        self._count += 1
+        record = GeminiConnectionRecord(index=self._count, path=conn.path)
         self.connections.append(record)
         conn.state["gemini"] = record
         try:
@@ -382,10 +405,23 @@ class FakeGemini:
     # ----------------------------------------------------------------- internals
 
     def _new_session(self, run: ScenarioRun, model: str) -> GeminiSessionState:
+        self._forget_expired()
         sid = f"session-{next(self._session_ids)}"
         state = GeminiSessionState(session_id=sid, run=run, model=model)
         self.sessions[sid] = state
         return state
+
+    def _forget_expired(self) -> None:
+        now = trio.current_time()
+        for sid, state in list(self.sessions.items()):
+            if (
+                state.attached is None
+                and state.detached_at is not None
+                and now - state.detached_at > self.handle_ttl
+            ):
+                del self.sessions[sid]
+                for handle in state.handles:
+                    self._handles.pop(handle, None)
 
     def _new_handle(self, state: GeminiSessionState) -> str:
         digest = hashlib.sha256(
