@@ -1,6 +1,6 @@
 # trio_realtime developer commands. Everything installs into .venv from this
 # project's own files, so a fresh machine needs only Python 3.11 and make.
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -9,7 +9,9 @@ LINT_PATHS := trio_realtime tests $(wildcard benchmarks examples)
 .PHONY: help install test lint bench demo docs clean
 
 help:
+	@echo "make demo   - a spoken conversation with the embedded fake server (both providers)"
 	@echo "make test   - set up .venv and run the test suite"
+	@echo "make docs   - build the documentation site (mkdocs --strict) into site/"
 	@echo "make lint   - ruff and mypy --strict"
 	@echo "make bench  - CPU benchmarks against a bare trio-websocket loop"
 
@@ -31,6 +33,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
+
+demo: $(STAMP)
+	$(BIN)/trio-realtime demo
+
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict -d site
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

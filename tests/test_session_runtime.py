@@ -386,3 +386,20 @@ async def test_no_ready_within_open_timeout_is_handshake_error(autojump_clock: A
                     pass  # pragma: no cover
             await wait_for(lambda: bool(codes))
     assert codes == [1000]
+
+
+async def test_fatal_error_before_ready_fails_connect_at_once() -> None:
+    async def script(ws: trio_websocket.WebSocketConnection, received: list[Any]) -> None:
+        await ws.get_message()
+        await ws.send_message(
+            json.dumps({"type": "error", "message": "Unknown voice 'nope'.", "code": "bad_voice"})
+        )
+
+    with trio.fail_after(3):  # well under the 5 s open timeout
+        async with toy_server(script) as (url, _received, _codes):
+            with no_leaked_tasks(), pytest.raises(rt.ServerError) as info:
+                async with connect(ToyConfig(url)):
+                    pass  # pragma: no cover
+    assert info.value.code == "bad_voice"
+    assert info.value.fatal
+    assert str(info.value) == "The provider refused the session: Unknown voice 'nope'."

@@ -26,6 +26,7 @@ from trio_realtime.events import (
     ResponseDone,
     SendText,
     SendToolResult,
+    ServerErrorEvent,
     SessionReady,
     ToolCall,
     ToolCallCancelled,
@@ -88,6 +89,8 @@ class ToyProtocol(RealtimeProtocol):
             ]
         if kind == "cancel_tool":
             return [ToolCallCancelled(msg["call_id"], raw=msg)]
+        if kind == "error":
+            return [ServerErrorEvent(msg["message"], code=msg.get("code"), fatal=True, raw=msg)]
         if kind == "done":
             return [ResponseDone(msg.get("response_id"), raw=msg)]
         return []

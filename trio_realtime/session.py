@@ -21,7 +21,14 @@ import trio
 
 from ._config import ProviderConfig, tool_specs
 from .audio import AudioFrame, Resampler
-from .errors import ConnectionLost, HandshakeError, ProtocolError, RealtimeError, SessionClosed
+from .errors import (
+    ConnectionLost,
+    HandshakeError,
+    ProtocolError,
+    RealtimeError,
+    ServerError,
+    SessionClosed,
+)
 from .events import (
     AudioOut,
     ClearAudio,
@@ -41,6 +48,7 @@ from .events import (
     SendImage,
     SendText,
     SendToolResult,
+    ServerErrorEvent,
     SessionReady,
     StartActivity,
     ToolCall,
@@ -253,6 +261,20 @@ class RealtimeSession:
                 self._cancel_tool(ev.call_id)
             elif kind is SessionReady:
                 self._ready.set()
+            elif kind is ServerErrorEvent and not self._ready.is_set():
+                assert isinstance(ev, ServerErrorEvent)
+                if ev.fatal:
+                    # The provider refused the session's configuration.
+                    if self._failure is None:
+                        self._failure = ServerError(
+                            f"The provider refused the session: {ev.message}",
+                            code=ev.code,
+                            type=ev.type,
+                            param=ev.param,
+                            event_id=ev.event_id,
+                            fatal=True,
+                        )
+                    self._ready.set()
             events.append(ev)
         if len(events) > self._max_queue:
             self._overflow()

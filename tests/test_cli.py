@@ -1,0 +1,223 @@
+"""The ``trio-realtime`` command, run as a user runs it (subprocesses, loopback only)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import pytest
+import trio
+import trio_websocket
+
+import trio_realtime as rt
+from trio_realtime.audio import write_wav
+from trio_realtime.testing.voice import user_utterance
+
+SUBCOMMANDS = ["demo", "chat", "say", "fake-server"]
+
+
+def clean_env() -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OPENAI_API_KEY", "GOOGLE_API_KEY", "GEMINI_API_KEY", "AZURE_OPENAI_API_KEY")
+    }
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def cli(
+    *args: str, stdin: str = "", timeout: float = 60, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "trio_realtime", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**clean_env(), **env},
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("sub", [None, *SUBCOMMANDS])
+def test_help_on_every_subcommand(sub: str | None) -> None:
+    result = cli(*([sub] if sub else []), "--help")
+    assert result.returncode == 0
+    assert "usage: trio-realtime" in result.stdout
+    if sub is None:
+        for name in SUBCOMMANDS:
+            assert name in result.stdout
+
+
+def test_demo_runs_both_providers_and_writes_wavs(tmp_path: Path) -> None:
+    result = cli("demo", "--out", str(tmp_path), "--speed", "20", timeout=90)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "OpenAI Realtime" in out
+    assert "Gemini Live" in out
+    assert out.count("tool call  get_weather(city='Paris')") == 2
+    assert out.count("barge-in") == 2
+    assert out.count("[cut off]") == 2
+    assert len(re.findall(r"latency \d+ ms", out)) >= 4
+    assert "Traceback" not in result.stderr
+    for name in ("openai", "gemini"):
+        path = tmp_path / f"demo-{name}.wav"
+        assert str(path) in out
+        with wave.open(str(path)) as wav:
+            assert wav.getframerate() == 24000
+            assert wav.getnframes() > 24000
+
+
+def test_chat_against_the_embedded_fake_says_so(tmp_path: Path) -> None:
+    result = cli("chat", "--provider", "gemini", "--out", str(tmp_path), stdin="Hello there\n")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Using the embedded fake Gemini Live server (no API key is set)."
+    assert "assistant: You said: Hello there. Thank you." in lines
+    assert (tmp_path / "reply-1.wav").exists()
+
+
+def test_chat_with_fake_flag_even_with_a_key(tmp_path: Path) -> None:
+    result = cli(
+        "chat", "--fake", "--out", str(tmp_path), stdin="Hi\n", OPENAI_API_KEY="sk-not-used"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == (
+        "Using the embedded fake OpenAI Realtime server (--fake)."
+    )
+
+
+def test_say_sends_a_wav_and_saves_the_reply(tmp_path: Path) -> None:
+    question = tmp_path / "q.wav"
+    write_wav(question, user_utterance("what time is it", 24000))
+    reply = tmp_path / "r.wav"
+    result = cli("say", str(question), "-o", str(reply))
+    assert result.returncode == 0, result.stderr
+    assert "you said: what time is it" in result.stdout
+    assert "assistant: You said: what time is it. Thank you." in result.stdout
+    assert rt.read_wav(reply).duration > 0.5
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "message"),
+    [
+        (b"not a wav", 2, "trio-realtime: error: not a readable PCM WAV file"),
+        (None, 1, "trio-realtime: error: No such file or directory"),
+    ],
+)
+def test_bad_wav_is_one_clear_line(
+    tmp_path: Path, content: bytes | None, status: int, message: str
+) -> None:
+    path = tmp_path / "bad.wav"
+    if content is not None:
+        path.write_bytes(content)
+    result = cli("say", str(path))
+    assert result.returncode == status
+    assert result.stderr.startswith(message)
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_no_network_is_one_clear_line() -> None:
+    result = cli("chat", "--url", "ws://127.0.0.1:1/v1/realtime", stdin="hi\n")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("trio-realtime: error: Could not connect to ws://127.0.0.1:1/")
+
+
+async def test_bad_key_is_one_clear_line_without_the_key() -> None:
+    key = "sk-proj-THISISASECRETKEY1234567890"
+
+    async def refuse(request: trio_websocket.WebSocketRequest) -> None:
+        await request.reject(401, body=b'{"error": {"message": "Incorrect API key provided."}}')
+
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(
+                trio_websocket.serve_websocket, refuse, "127.0.0.1", 0, None
+            )
+            result = await trio.run_process(
+                [
+                    sys.executable,
+                    "-m",
+                    "trio_realtime",
+                    "chat",
+                    "--url",
+                    f"ws://127.0.0.1:{server.port}/v1/realtime",
+                ],
+                stdin=b"hi\n",
+                capture_stdout=True,
+                capture_stderr=True,
+                check=False,
+                env={**clean_env(), "OPENAI_API_KEY": key},
+            )
+            nursery.cancel_scope.cancel()
+    err = result.stderr.decode()
+    assert result.returncode == 1
+    assert len(err.strip().splitlines()) == 1
+    assert "The API key or token was refused" in err
+    assert "HTTP 401" in err
+    assert key not in err + result.stdout.decode()
+
+
+async def test_fake_server_command_serves_both_protocols() -> None:
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            proc: trio.Process = await nursery.start(
+                lambda task_status: trio.run_process(  # noqa: ASYNC105
+                    [
+                        sys.executable,
+                        "-m",
+                        "trio_realtime",
+                        "fake-server",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        "0",
+                        "--speed",
+                        "50",
+                    ],
+                    stdout=subprocess.PIPE,
+                    env=clean_env(),
+                    check=False,
+                    task_status=task_status,
+                )
+            )
+            assert proc.stdout is not None
+            buffer = b""
+            while b"\n" not in buffer:
+                buffer += await proc.stdout.receive_some()
+            match = re.search(rb"ws://127\.0\.0\.1:(\d+)", buffer)
+            assert match, buffer
+            base = f"ws://127.0.0.1:{int(match.group(1))}"
+            options = rt.ConnectionOptions(ping_interval=None, open_timeout=10)
+            configs: list[rt.OpenAIRealtime | rt.GeminiLive] = [
+                rt.OpenAIRealtime(url=base + "//v1/realtime", api_key="k", connection=options),
+                rt.GeminiLive(
+                    url=base
+                    + "/ws/google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateContent",
+                    api_key="k",
+                    connection=options,
+                ),
+            ]
+            for config in configs:
+                async with rt.connect(config) as session:
+                    await session.send_text("Hello")
+                    async for event in session.events():
+                        if (
+                            isinstance(event, rt.Transcript)
+                            and event.role == "assistant"
+                            and event.final
+                        ):
+                            assert event.text == "You said: Hello. Thank you."
+                            break
+            proc.send_signal(2)  # SIGINT, as Ctrl+C
+            with trio.fail_after(10):
+                status = await proc.wait()
+            nursery.cancel_scope.cancel()
+    assert status in (0, 130)

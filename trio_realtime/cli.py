@@ -1,0 +1,175 @@
+"""The ``trio-realtime`` command (also ``python -m trio_realtime``).
+
+Subcommands: ``demo``, ``chat``, ``say``, ``fake-server``. Errors a user can
+cause end with one clear line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+import trio
+
+from .errors import RealtimeError
+
+__all__ = ["main"]
+
+
+def _add_provider_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--provider",
+        choices=("openai", "gemini"),
+        default="openai",
+        help="which service to talk to (default: openai)",
+    )
+    p.add_argument("--model", default=None, help="model name (default: the provider's default)")
+    p.add_argument("--voice", default=None, help="voice name (default: the provider's default)")
+    p.add_argument(
+        "--fake",
+        action="store_true",
+        help="use the embedded fake server even when an API key is set",
+    )
+    p.add_argument("--instructions", default=None, help="system instructions for the session")
+    p.add_argument(
+        "--url",
+        default=None,
+        help="WebSocket URL to use instead of the provider's (a proxy, or a running "
+        "`trio-realtime fake-server`); the key still comes from the environment",
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trio-realtime",
+        description="Realtime speech-to-speech sessions with OpenAI Realtime and Gemini Live, on Trio.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    demo = sub.add_parser(
+        "demo",
+        help="a spoken conversation with the embedded fake server (no key, no network)",
+        description="Run a complete spoken conversation for both providers against the "
+        "embedded fake server: transcripts, a tool call, a barge-in and per-turn latency. "
+        "Writes the assistant's audio to WAV files.",
+    )
+    demo.add_argument(
+        "--provider", choices=("openai", "gemini", "both"), default="both", help="default: both"
+    )
+    demo.add_argument("--out", default="out", help="folder for the WAV files (default: out)")
+    demo.add_argument(
+        "--speed", type=float, default=4.0, help="reply pacing, times real time (default: 4)"
+    )
+
+    chat = sub.add_parser(
+        "chat",
+        help="type messages, see transcripts and save the spoken replies",
+        description="Type a message per line; the reply's transcript is printed and its audio "
+        "saved as WAV. Uses the live service when an API key is set, else the embedded fake "
+        "server (and says which).",
+    )
+    _add_provider_args(chat)
+    chat.add_argument("--out", default="out", help="folder for reply WAV files (default: out)")
+
+    say = sub.add_parser(
+        "say",
+        help="send a WAV file as the user's turn and save the reply as WAV",
+        description="Send FILE.wav as the user's spoken turn and write the spoken reply to "
+        "--output. Uses the live service when an API key is set, else the fake server.",
+    )
+    say.add_argument("file", metavar="FILE.wav", help="16-bit PCM WAV, any rate and channels")
+    say.add_argument("--output", "-o", default="reply.wav", help="where to write the reply")
+    _add_provider_args(say)
+
+    fake = sub.add_parser(
+        "fake-server",
+        help="serve the fake OpenAI Realtime and Gemini Live endpoints",
+        description="Serve both protocols on one port, by path (OpenAI at /v1/realtime, Gemini "
+        "at /ws/google.ai.generativelanguage.<version>.GenerativeService.BidiGenerateContent). "
+        "Prints the ws:// URL once accepting connections; runs until interrupted.",
+    )
+    fake.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    fake.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 = any)")
+    fake.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="pace reply audio at X times real time (default: 1; 0 = as fast as possible)",
+    )
+    fake.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve wss:// with a throwaway CA whose file path is printed",
+    )
+    return parser
+
+
+def _has_key(provider: str) -> bool:
+    if provider == "openai":
+        return bool(os.environ.get("OPENAI_API_KEY"))
+    return bool(os.environ.get("GOOGLE_API_KEY") or os.environ.get("GEMINI_API_KEY"))
+
+
+def _leaf(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
+    """The single exception a group stands for, if it stands for one."""
+    leaves: list[BaseException] = []
+    stack: list[BaseException] = [group]
+    while stack:
+        exc = stack.pop()
+        if isinstance(exc, BaseExceptionGroup):
+            stack.extend(exc.exceptions)
+        else:
+            leaves.append(exc)
+    return leaves[0] if len(leaves) == 1 else None
+
+
+def _run(fn: Callable[..., Awaitable[int | None]], *args: object) -> int:
+    try:
+        status = trio.run(fn, *args)
+    except BaseExceptionGroup as group:
+        leaf = _leaf(group)
+        if leaf is None:
+            raise
+        raise leaf from None
+    return status or 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "fake-server":
+            from .testing.server import run_fake_server_cli
+
+            speed = math.inf if args.speed == 0 else args.speed
+            return _run(run_fake_server_cli, args.host, args.port, speed, args.tls)
+        if args.command == "demo":
+            from .demo import run_demo
+
+            return _run(run_demo, args.provider, args.out, args.speed)
+        from .apps import run_chat, run_say
+
+        live = (_has_key(args.provider) or args.url is not None) and not args.fake
+        runner = run_chat if args.command == "chat" else run_say
+        return _run(runner, args, live)
+    except KeyboardInterrupt:
+        print("stopped.", file=sys.stderr)
+        return 130
+    except RealtimeError as exc:
+        print(f"trio-realtime: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"trio-realtime: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # AudioError and configuration mistakes
+        print(f"trio-realtime: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
