@@ -208,6 +208,13 @@ async def gemini_server(
         handlers={"gemini": fake}, speed=speed, scenario=scenario
     ) as server:
         yield server, fake
+    # Every message the fake sent, read by the test or not, is one the SDK accepts
+    # and that our codec decodes back to the same typed message.
+    for record in fake.connections:
+        for msg in record.sent:
+            data = codec.encode_server_message(msg).encode()
+            sdk_validate(data, vertex="aiplatform" in record.path)
+            assert codec.decode_server_message(data) == msg
 
 
 @asynccontextmanager
@@ -1117,3 +1124,21 @@ async def test_client_content_history_then_the_last_user_turn_is_answered() -> N
                 ("user", "And of Germany?"),
                 ("assistant", "You said: And of Germany. Thank you."),
             ]
+
+
+async def test_other_input_rates_are_resampled() -> None:
+    # Resampling destroys the hidden transcript: the fake hears nothing it can read.
+    speech = user_utterance("Resample me", 24000)
+    with trio.fail_after(10):
+        async with gemini_server() as (server, _fake), connect(server) as client:
+            await client.setup(inputAudioTranscription={}, outputAudioTranscription={})
+            await client.send_audio(speech)
+            msgs = await client.turn()
+            assert squash(kinds(msgs))[:2] == ["ACTIVITY_START", "ACTIVITY_END"]
+            assert "inputTranscription" not in kinds(msgs)
+            assert transcript(msgs) == "Hello! How can I help you today?"
+            end = msgs[1].voice_activity
+            assert isinstance(end, m.VoiceActivity)
+            assert isinstance(end.audio_offset, m.Duration)
+            # The offset is in input seconds, whatever the rate.
+            assert end.audio_offset.seconds <= speech.duration + 0.05
