@@ -1131,3 +1131,111 @@ async def test_trio_realtime_session_against_the_fake() -> None:
                     ("user", "What is up"),
                     ("assistant", "You said: What is up. Thank you."),
                 ]
+
+
+async def test_idle_timeout_triggers_a_response(autojump_clock: trio.testing.MockClock) -> None:
+    with trio.fail_after(120):
+        async with fake() as (server, _), connect(server) as client:
+            await configure(
+                client,
+                audio={
+                    "input": {"turn_detection": {"type": "server_vad", "idle_timeout_ms": 6000}}
+                },
+            )
+            await client.send(type="conversation.item.create", item=user_text("Hi"))
+            await client.send(type="response.create")
+            await client.until("rate_limits.updated")
+            done_at = trio.current_time()
+            await client.append(AudioFrame(np.zeros(24000, np.int16), 24000))
+            events = await client.until("response.done")
+            assert trio.current_time() - done_at == pytest.approx(6.0, abs=0.1)
+            assert types(events)[:4] == [
+                "input_audio_buffer.timeout_triggered",
+                "input_audio_buffer.committed",
+                "conversation.item.added",
+                "conversation.item.done",
+            ]
+            timeout = events[0]
+            assert (timeout["audio_start_ms"], timeout["audio_end_ms"]) == (0, 1000)
+            assert events[1]["item_id"] == timeout["item_id"]
+            assert events[-1]["response"]["status"] == "completed"
+
+
+async def test_tool_choice_forces_a_call() -> None:
+    with trio.fail_after(10):
+        async with fake() as (server, _), connect(server) as client:
+            await configure(
+                client,
+                tools=[WEATHER],
+                tool_choice={"type": "function", "name": "get_weather"},
+                output_modalities=["text"],
+            )
+            await client.send(type="conversation.item.create", item=user_text("Tell me a joke"))
+            await client.send(type="response.create")
+            events = await client.until("response.done")
+            call = next(e for e in events if e["type"] == "response.function_call_arguments.done")
+            assert call["name"] == "get_weather"
+            # A per-response tool_choice of "none" answers in words instead.
+            await client.send(type="response.create", response={"tool_choice": "none"})
+            events = await client.until("response.done")
+            assert events[-1]["response"]["output"][0]["type"] == "message"
+
+
+async def test_voice_cannot_change_after_audio() -> None:
+    with trio.fail_after(10):
+        async with fake() as (server, _), connect(server) as client:
+            await configure(client, audio={"output": {"voice": "cedar"}})
+            await client.send(type="response.create")
+            await client.until("response.done")
+            await client.send(
+                type="session.update",
+                event_id="v",
+                session={"type": "realtime", "audio": {"output": {"voice": "marin"}}},
+            )
+            err = (await client.until("error"))[-1]["error"]
+            assert err == {
+                "type": "invalid_request_error",
+                "code": "cannot_update_voice",
+                "message": "Cannot update a conversation's voice if assistant audio is present.",
+                "param": "session.audio.output.voice",
+                "event_id": "v",
+            }
+
+
+async def test_transcription_session() -> None:
+    speech = user_utterance("Hello from the probe", 24000)
+    with trio.fail_after(10):
+        async with fake() as (server, _), connect(server, "?intent=transcription") as client:
+            created = await client.recv()
+            session = created["session"]
+            assert session["type"] == "transcription"
+            assert session["object"] == "realtime.transcription_session"
+            await client.send(
+                type="session.update",
+                session={
+                    "type": "transcription",
+                    "audio": {"input": {"transcription": {"model": "whisper-1"}}},
+                },
+            )
+            updated = await client.recv()
+            assert updated["session"]["audio"]["input"]["transcription"]["model"] == "whisper-1"
+            await client.send(type="session.update", event_id="x", session={"type": "realtime"})
+            err = (await client.recv())["error"]
+            assert err["message"] == (
+                "Passing a realtime session update event to a transcription session is not allowed."
+            )
+            await client.append(speech)
+            events = await client.until("conversation.item.input_audio_transcription.completed")
+            assert types(events) == [
+                "input_audio_buffer.speech_started",
+                "input_audio_buffer.speech_stopped",
+                "input_audio_buffer.committed",
+                "conversation.item.added",
+                "conversation.item.done",
+                "conversation.item.input_audio_transcription.delta",
+                "conversation.item.input_audio_transcription.completed",
+            ]
+            assert events[-1]["transcript"] == "Hello from the probe"
+            assert events[-1]["usage"] == {"type": "duration", "seconds": 2}
+            await client.send(type="response.create")
+            assert (await client.recv())["type"] == "error"

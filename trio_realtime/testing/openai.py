@@ -84,6 +84,7 @@ from .scenario import (
     ReplyContext,
     ScenarioRun,
     ToolResult,
+    example_arguments,
     parse_tool_output,
 )
 from .server import FakeConnection
@@ -1029,6 +1030,7 @@ class _Response:
     out_audio: int = 0
     spoken: str = ""
     calls_made: int = 0
+    audio_s: float = 0.0
 
     def is_cancelled(self) -> bool:
         return self.reason is not None
@@ -1179,6 +1181,8 @@ class OpenAIConnectionState:
         self._send_lock = trio.Lock()
         self._nursery: trio.Nursery | None = None
         self._closing = False
+        self._idle_from: float | None = None  # when the idle timeout starts counting
+        self._idle_kick = trio.Event()
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -1308,10 +1312,59 @@ class OpenAIConnectionState:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             nursery.start_soon(self._expire)
+            nursery.start_soon(self._idle_watch)
             while not self._closing:
                 message = await conn.receive()
                 await self._on_message(message)
             nursery.cancel_scope.cancel()
+
+    # -- idle timeout (server_vad ``idle_timeout_ms``) ------------------------------------
+
+    def _kick_idle(self) -> None:
+        self._idle_kick.set()
+        self._idle_kick = trio.Event()
+
+    def _idle_deadline(self) -> float | None:
+        td = self._turn_detection()
+        if td is None or td.get("type") != "server_vad" or td.get("idle_timeout_ms") is None:
+            return None
+        if self._idle_from is None or self.active is not None or self._speech is not None:
+            return None
+        return self._idle_from + int(td["idle_timeout_ms"]) / 1000.0
+
+    async def _idle_watch(self) -> None:
+        while True:
+            kick = self._idle_kick
+            deadline = self._idle_deadline()
+            if deadline is None:
+                await kick.wait()
+                continue
+            with trio.move_on_at(deadline):
+                await kick.wait()
+            if kick.is_set():
+                continue
+            again = self._idle_deadline()
+            if again is not None and again <= trio.current_time():
+                await self._idle_fire()
+
+    async def _idle_fire(self) -> None:
+        self._idle_from = None
+        td = self._turn_detection() or {}
+        item_id = self.ids.item()
+        await self._send(
+            self._event(
+                "input_audio_buffer.timeout_triggered",
+                audio_start_ms=int(self._buffer_start_ms),
+                audio_end_ms=int(self._total_ms),
+                item_id=item_id,
+            )
+        )
+        audio = bytes(self._buffer)
+        self._buffer.clear()
+        self._buffer_start_ms = self._total_ms
+        await self._commit_audio(
+            item_id, audio, respond=td.get("create_response", True) is not False
+        )
 
     async def _expire(self) -> None:
         await trio.sleep(self.fake.max_session_seconds)
@@ -1441,6 +1494,7 @@ class OpenAIConnectionState:
         self._typed(raw)
         self.session = merge_session(self.session, update)
         self._configure()
+        self._kick_idle()
         await self._send(self._event("session.updated", session=copy.deepcopy(self.session)))
 
     async def _session_close(self, raw: dict[str, Any]) -> None:
@@ -1492,6 +1546,7 @@ class OpenAIConnectionState:
     async def _speech_started(self, start_ms: int) -> None:
         item_id = self.ids.item()
         self._speech = (item_id, start_ms)
+        self._idle_from = None
         await self._send(
             self._event(
                 "input_audio_buffer.speech_started", audio_start_ms=start_ms, item_id=item_id
@@ -1906,6 +1961,7 @@ class OpenAIConnectionState:
         self.responses[resp.id] = resp
         if resp.conversation:
             self.active = resp
+            self._idle_from = None
         await self._send(
             self._event("response.created", response=self._response_object(resp, "in_progress"))
         )
@@ -1913,6 +1969,25 @@ class OpenAIConnectionState:
         self._nursery.start_soon(self._run_response, resp)
 
     def _plan(self, resp: _Response) -> Reply:
+        """What the model does: the scenario's reply, unless ``tool_choice`` forces a call."""
+        reply = self._plan_unforced(resp)
+        params = resp.params
+        choice = params.get("tool_choice", self.session.get("tool_choice"))
+        tools = params["tools"] if "tools" in params else self.session.get("tools") or []
+        specs = self._tool_specs(tools)
+        if reply.tool_calls or not specs:
+            return reply
+        forced: ToolSpec | None = None
+        if isinstance(choice, dict) and choice.get("type") == "function":
+            forced = next((t for t in specs if t.name == choice.get("name")), None)
+        elif choice == "required":
+            forced = specs[0]
+        if forced is None:
+            return reply
+        call = PlannedToolCall(forced.name, example_arguments(forced.parameters))
+        return attrs.evolve(reply, text="", tool_calls=(call,))
+
+    def _plan_unforced(self, resp: _Response) -> Reply:
         """Ask the scenario what the model does, and count the context it reads."""
         params = resp.params
         tools = params["tools"] if "tools" in params else self.session.get("tools") or []
@@ -2044,6 +2119,11 @@ class OpenAIConnectionState:
         self.responses.pop(resp.id, None)
         if self.active is resp:
             self.active = None
+        if resp.conversation:
+            # The idle timeout counts from when the reply would have finished playing.
+            playing = resp.audio_s / self.speed if self._paced() else 0.0
+            self._idle_from = trio.current_time() + playing
+            self._kick_idle()
         await self._send(
             self._event(
                 "response.done",
@@ -2183,6 +2263,7 @@ class OpenAIConnectionState:
             item.audio = bytes(audio)
             self.audio_produced = True
             resp.out_audio = audio_tokens(len(audio) / item.bpm, output=True)
+            resp.audio_s = len(audio) / item.bpm / 1000.0
             await self.conn.checkpoint(MID_AUDIO)
         while len(spoken) < len(deltas) and not resp.is_cancelled():
             delta = deltas[len(spoken)]
