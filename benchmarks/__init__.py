@@ -1,0 +1,52 @@
+"""CPU benchmarks of trio_realtime's audio hot path (``make bench``, ``python -m benchmarks``).
+
+What is measured
+----------------
+A load server runs in a separate process (`benchmarks.loadserver`, so its CPU
+does not count) on 127.0.0.1. Each client opens ``--sessions`` concurrent
+sessions (default 20); each session does the provider's handshake, then
+streams ``--seconds`` of audio (default 10 s: 500 chunks of 20 ms) each way
+without pacing: the server sends output audio deltas as fast as the client
+reads them while the client sends its input chunks as fast as it can. A
+session ends when the server confirms it received all of the input.
+
+The clients (`benchmarks.clients`), each measured in a fresh process with
+``time.process_time()`` after an unmeasured warm-up session:
+
+- ``bare``: the floor. trio-websocket, one reader and one writer loop per
+  session, ``json.loads`` + ``base64.b64decode`` + ``np.frombuffer`` per
+  message in, ``base64.b64encode`` + ``json.dumps`` per message out.
+- ``ours``: ``trio_realtime.connect`` + ``send_audio`` + ``events()``.
+- ``sdk``: the official ``openai`` package (asyncio), OpenAI only; skipped
+  with a note when it is not installed.
+
+Both providers are run: OpenAI Realtime (24 kHz in and out, JSON text
+frames) and Gemini Live (16 kHz in, 24 kHz out, JSON in binary frames).
+
+How to read it
+--------------
+The first table gives client CPU milliseconds per session-second (one second
+of audio each way in one session), the median over ``--repeat`` runs (the
+order of the clients alternates between runs), the lowest and highest run,
+and the ratio to ``bare`` measured in the same run: that ratio is the number
+that matters, since absolute numbers move with the machine. At 50 chunks a
+second, 10 ms/session-second means one core carries about 100 sessions.
+Our goal: ``ours`` within a few percent of ``bare`` (below 1.0x is better
+than the bare loop, possible because our transport hands messages over
+without trio-websocket's extra task switch per message). Peak RSS is that
+of the whole measuring process (interpreter and imports included: the SDK
+imports a lot), so compare it between clients, not against zero.
+
+The second table times single messages on our codec paths against the bare
+standard-library way, in microseconds (best of several runs): receiving an
+audio delta (``OpenAIProtocol.receive`` / ``GeminiProtocol.receive``, which
+also keep the protocol state and build the `AudioOut` event) and building
+an input audio message (``audio_message``). At 50 chunks a second, each
+microsecond per message is 0.05 ms per session-second.
+
+Options: ``--sessions N``, ``--seconds S``, ``--repeat R``, ``--quick`` (5
+sessions x 2 s, one run: a quick check, noisy), ``--provider``/``--client``
+(repeatable, to run a subset), ``--no-micro``, ``--in-process``.
+Nothing here is a pass/fail test: ``tests/test_benchmarks.py`` only keeps
+the machinery working.
+"""

@@ -1,0 +1,412 @@
+"""The load server of the benchmarks: a small trio-websocket server on 127.0.0.1.
+
+It runs in its own process (`LoadServer` starts it) so that its CPU time does
+not count against the clients being measured. It speaks just enough of each
+protocol for one benchmark session:
+
+OpenAI Realtime (any path not naming Gemini's service)
+    ``session.created`` -> (client ``session.update``) -> ``session.updated``,
+    then ``response.created`` and N ``response.output_audio.delta`` (20 ms of
+    24 kHz PCM16 each) sent as fast as the client reads them, while it counts
+    N ``input_audio_buffer.append`` from the client. Once both are done it
+    sends ``input_audio_buffer.committed``: the client's signal that the
+    server received all of its audio.
+
+Gemini Live (a path containing ``BidiGenerateContent``)
+    (client ``setup``) -> ``setupComplete``, then N
+    ``serverContent.modelTurn.parts[].inlineData`` audio chunks (20 ms of
+    24 kHz) while it counts N ``realtimeInput.audio`` messages, then
+    ``serverContent.turnComplete``. Every server message is JSON in a binary
+    frame, as the real service sends it.
+
+N comes from the ``chunks`` query parameter of the URL. Every message is
+built once, up front, with our codecs (which also checks its shape); the
+deltas cycle through one second of distinct messages.
+
+Run as ``python -m benchmarks.loadserver``: it prints ``PORT <n>`` once it
+listens, and exits when its standard input closes, after ``--lifetime``
+seconds, or when terminated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import selectors
+import subprocess
+import sys
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, serve_websocket
+
+from trio_realtime.gemini.codec import decode_server_message
+from trio_realtime.openai import messages as m
+from trio_realtime.openai.codec import decode_server_event, encode_server_event
+
+__all__ = [
+    "CHUNK_MS",
+    "GEMINI_PATH",
+    "OPENAI_PATH",
+    "OUTPUT_RATE",
+    "LoadServer",
+    "gemini_messages",
+    "openai_messages",
+    "pcm_chunk",
+]
+
+#: Every audio chunk, both ways, is this long.
+CHUNK_MS = 20
+#: Output audio rate of both providers.
+OUTPUT_RATE = 24000
+#: URL paths the clients dial (the server only looks for ``BidiGenerateContent``).
+OPENAI_PATH = "/v1/realtime"
+GEMINI_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+#: Distinct delta messages built up front (one second of audio), sent in turn.
+_DISTINCT = 1000 // CHUNK_MS
+#: How long one connection may last at most.
+_CONNECTION_LIMIT = 600.0
+_MAX_MESSAGE = 16 * 1024 * 1024
+_RESPONSE_ID = "resp_BenchLoadServer00001"
+_ITEM_ID = "item_BenchLoadServer00001"
+
+
+def pcm_chunk(rate: int, index: int = 0, ms: int = CHUNK_MS) -> bytes:
+    """20 ms (by default) of a 440 Hz tone as PCM16 little-endian, continuing at chunk `index`."""
+    n = rate * ms // 1000
+    t = (np.arange(n) + index * n) / rate
+    return (np.sin(2 * math.pi * 440.0 * t) * 8000).astype("<i2").tobytes()
+
+
+def _event_id(kind: str, i: int) -> str:
+    return f"event_{kind}{i:015d}"
+
+
+def openai_messages() -> dict[str, Any]:
+    """The server's OpenAI messages, as wire text, each checked by our decoder."""
+
+    def wire(d: dict[str, Any]) -> str:
+        return encode_server_event(decode_server_event(json.dumps(d)))
+
+    session = {
+        "type": "realtime",
+        "object": "realtime.session",
+        "id": "sess_BenchLoadServer0001",
+        "model": "gpt-realtime",
+        "output_modalities": ["audio"],
+        "instructions": "",
+        "tools": [],
+        "tool_choice": "auto",
+        "max_output_tokens": "inf",
+        "tracing": None,
+        "truncation": "auto",
+        "prompt": None,
+        "expires_at": 1767233035,
+        "audio": {
+            "input": {
+                "format": {"type": "audio/pcm", "rate": 24000},
+                "transcription": None,
+                "noise_reduction": None,
+                "turn_detection": {
+                    "type": "server_vad",
+                    "threshold": 0.5,
+                    "prefix_padding_ms": 300,
+                    "silence_duration_ms": 200,
+                    "idle_timeout_ms": None,
+                    "create_response": True,
+                    "interrupt_response": True,
+                },
+            },
+            "output": {
+                "format": {"type": "audio/pcm", "rate": 24000},
+                "voice": "marin",
+                "speed": 1.0,
+            },
+        },
+        "include": None,
+    }
+    created = wire({"type": "session.created", "event_id": _event_id("C", 0), "session": session})
+    updated = wire({"type": "session.updated", "event_id": _event_id("U", 0), "session": session})
+    response = wire(
+        {
+            "type": "response.created",
+            "event_id": _event_id("R", 0),
+            "response": {
+                "object": "realtime.response",
+                "id": _RESPONSE_ID,
+                "status": "in_progress",
+                "status_details": None,
+                "output": [],
+                "conversation_id": "conv_BenchLoadServer0001",
+                "output_modalities": ["audio"],
+                "max_output_tokens": "inf",
+                "audio": {
+                    "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "marin"}
+                },
+                "usage": None,
+                "metadata": None,
+            },
+        }
+    )
+    deltas = [
+        encode_server_event(
+            m.ResponseOutputAudioDelta(
+                event_id=_event_id("A", i),
+                response_id=_RESPONSE_ID,
+                item_id=_ITEM_ID,
+                output_index=0,
+                content_index=0,
+                delta=pcm_chunk(OUTPUT_RATE, i),
+            )
+        )
+        for i in range(_DISTINCT)
+    ]
+    committed = wire(
+        {
+            "type": "input_audio_buffer.committed",
+            "event_id": _event_id("M", 0),
+            "previous_item_id": None,
+            "item_id": "item_BenchLoadServerUser1",
+        }
+    )
+    return {
+        "created": created,
+        "updated": updated,
+        "response": response,
+        "deltas": deltas,
+        "committed": committed,
+    }
+
+
+def gemini_messages() -> dict[str, Any]:
+    """The server's Gemini messages, as UTF-8 JSON bytes, each checked by our decoder."""
+
+    def wire(d: dict[str, Any]) -> bytes:
+        data = json.dumps(d, separators=(",", ":")).encode()
+        decode_server_message(data)
+        return data
+
+    import base64
+
+    deltas = [
+        wire(
+            {
+                "serverContent": {
+                    "modelTurn": {
+                        "role": "model",
+                        "parts": [
+                            {
+                                "inlineData": {
+                                    "mimeType": "audio/pcm;rate=24000",
+                                    "data": base64.b64encode(pcm_chunk(OUTPUT_RATE, i)).decode(),
+                                }
+                            }
+                        ],
+                    }
+                }
+            }
+        )
+        for i in range(_DISTINCT)
+    ]
+    return {
+        "setup_complete": wire({"setupComplete": {}}),
+        "deltas": deltas,
+        "turn_complete": wire({"serverContent": {"turnComplete": True}}),
+    }
+
+
+class _Server:
+    def __init__(self) -> None:
+        self.openai = openai_messages()
+        self.gemini = gemini_messages()
+
+    async def handle(self, request: WebSocketRequest) -> None:
+        parts = urlsplit(request.path)
+        try:
+            chunks = int(parse_qs(parts.query).get("chunks", ["0"])[0])
+        except ValueError:
+            await request.reject(400, body=b"chunks must be an integer")
+            return
+        ws = await request.accept()
+        try:
+            with trio.move_on_after(_CONNECTION_LIMIT):
+                if "BidiGenerateContent" in parts.path:
+                    await self._gemini(ws, chunks)
+                else:
+                    await self._openai(ws, chunks)
+                # Wait for the client to close.
+                while True:
+                    await ws.get_message()
+        except ConnectionClosed:
+            pass
+
+    async def _stream(
+        self,
+        ws: WebSocketConnection,
+        chunks: int,
+        deltas: list[str] | list[bytes],
+        marker: str,
+        last: str | bytes,
+    ) -> None:
+        """Send `chunks` deltas while counting `chunks` client messages with `marker`."""
+        received = 0
+        got_all = trio.Event()
+
+        async def count() -> None:
+            nonlocal received
+            while received < chunks:
+                msg = await ws.get_message()
+                if isinstance(msg, str) and marker in msg:
+                    received += 1
+            got_all.set()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(count)
+            k = len(deltas)
+            for i in range(chunks):
+                await ws.send_message(deltas[i % k])
+            await got_all.wait()
+        await ws.send_message(last)
+
+    async def _openai(self, ws: WebSocketConnection, chunks: int) -> None:
+        msgs = self.openai
+        await ws.send_message(msgs["created"])
+        first = await ws.get_message()
+        if not isinstance(first, str) or '"session.update"' not in first:
+            await ws.aclose(1008, "expected session.update")
+            return
+        await ws.send_message(msgs["updated"])
+        await ws.send_message(msgs["response"])
+        await self._stream(
+            ws, chunks, msgs["deltas"], "input_audio_buffer.append", msgs["committed"]
+        )
+
+    async def _gemini(self, ws: WebSocketConnection, chunks: int) -> None:
+        msgs = self.gemini
+        first = await ws.get_message()
+        if '"setup"' not in (first if isinstance(first, str) else first.decode()):
+            await ws.aclose(1008, "expected setup")
+            return
+        await ws.send_message(msgs["setup_complete"])
+        await self._stream(ws, chunks, msgs["deltas"], "realtimeInput", msgs["turn_complete"])
+
+
+async def _watch_stdin(cancel: trio.CancelScope) -> None:
+    # Ends the server when the parent goes away (its end of the pipe closes).
+    await trio.to_thread.run_sync(sys.stdin.buffer.read, abandon_on_cancel=True)
+    cancel.cancel()
+
+
+async def serve(lifetime: float, *, watch_stdin: bool = True) -> None:
+    """Serve on 127.0.0.1 (a free port, printed as ``PORT <n>``) for at most `lifetime` s."""
+    server = _Server()
+    with trio.move_on_after(lifetime) as scope:
+        async with trio.open_nursery() as nursery:
+            listener = await nursery.start(
+                lambda task_status: serve_websocket(
+                    server.handle,
+                    "127.0.0.1",
+                    0,
+                    None,
+                    message_queue_size=4096,
+                    max_message_size=_MAX_MESSAGE,
+                    receive_buffer_size=None,
+                    connect_timeout=10,
+                    disconnect_timeout=10,
+                    task_status=task_status,
+                )
+            )
+            print(f"PORT {listener.port}", flush=True)
+            if watch_stdin:
+                nursery.start_soon(_watch_stdin, scope)
+
+
+class LoadServer:
+    """The load server in a child process: ``with LoadServer() as server: server.port``.
+
+    Raises:
+        RuntimeError: the server did not report its port within `start_timeout`.
+    """
+
+    def __init__(self, *, lifetime: float = 3600.0, start_timeout: float = 60.0) -> None:
+        self.lifetime = lifetime
+        self.start_timeout = start_timeout
+        self.port = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def url(self, path: str, chunks: int, **query: str) -> str:
+        """A ``ws://`` URL of this server asking for `chunks` chunks each way."""
+        extra = "".join(f"&{k}={v}" for k, v in query.items())
+        return f"ws://127.0.0.1:{self.port}{path}?chunks={chunks}{extra}"
+
+    def __enter__(self) -> LoadServer:
+        root = Path(__file__).resolve().parent.parent
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.loadserver", "--lifetime", str(self.lifetime)],
+            cwd=root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        try:
+            self.port = self._read_port()
+        except BaseException:
+            self._stop()
+            raise
+        return self
+
+    def _read_port(self) -> int:
+        proc = self._proc
+        assert proc is not None
+        assert proc.stdout is not None
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            if not sel.select(self.start_timeout):
+                raise RuntimeError(f"the load server did not start within {self.start_timeout:g} s")
+        line = proc.stdout.readline().decode().strip()
+        if not line.startswith("PORT "):
+            raise RuntimeError(f"the load server did not start (it said {line!r})")
+        return int(line.split()[1])
+
+    def _stop(self) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        self._proc = None
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: ``python -m benchmarks.loadserver [--lifetime SECONDS]``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--lifetime", type=float, default=3600.0)
+    args = parser.parse_args(argv)
+    trio.run(serve, args.lifetime)
+
+
+if __name__ == "__main__":
+    main()

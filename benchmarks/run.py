@@ -1,0 +1,236 @@
+"""The benchmark driver: load server up, each client measured in turn, a table out."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import statistics
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+import attrs
+
+from .clients import CLIENTS, Result
+from .loadserver import CHUNK_MS, LoadServer
+from .micro import MicroResult, run_micro
+
+__all__ = ["Measurement", "Options", "format_table", "main", "parse_args", "run"]
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+@attrs.define
+class Options:
+    """What to run (the command line's options)."""
+
+    sessions: int = 20
+    seconds: float = 10.0
+    repeat: int = 3
+    providers: tuple[str, ...] = ("openai", "gemini")
+    clients: tuple[str, ...] = ("bare", "ours", "sdk")
+    micro: bool = True
+    micro_number: int = 20000
+    in_process: bool = False
+    timeout: float = 600.0
+
+    @property
+    def chunks(self) -> int:
+        """Chunks each way per session."""
+        return max(1, round(self.seconds * 1000 / CHUNK_MS))
+
+
+@attrs.define
+class Measurement:
+    """Every run of one client against one provider."""
+
+    client: str
+    provider: str
+    runs: list[Result] = attrs.field(factory=list)
+
+    @property
+    def median_ms(self) -> float:
+        """Median CPU ms per session-second."""
+        return statistics.median(r.cpu_ms_per_session_second for r in self.runs)
+
+    @property
+    def spread_ms(self) -> tuple[float, float]:
+        """Lowest and highest CPU ms per session-second."""
+        values = [r.cpu_ms_per_session_second for r in self.runs]
+        return min(values), max(values)
+
+    @property
+    def maxrss_mib(self) -> float:
+        """Median peak RSS of the measuring process, MiB."""
+        return statistics.median(r.maxrss_kib for r in self.runs) / 1024
+
+
+def sdk_available() -> bool:
+    """Whether the official ``openai`` package (with its websocket extra) is importable."""
+    return (
+        importlib.util.find_spec("openai") is not None
+        and importlib.util.find_spec("websockets") is not None
+    )
+
+
+def _measure_in_worker(client: str, provider: str, port: int, opts: Options) -> Result:
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.clients",
+        client,
+        provider,
+        "--port",
+        str(port),
+        "--sessions",
+        str(opts.sessions),
+        "--chunks",
+        str(opts.chunks),
+        "--timeout",
+        str(opts.timeout),
+    ]
+    proc = subprocess.run(
+        cmd, cwd=_ROOT, capture_output=True, text=True, timeout=opts.timeout + 60, check=False
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"measuring {client}/{provider} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+        )
+    return Result(**json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def _measure_here(client: str, provider: str, port: int, opts: Options) -> Result:
+    from .clients import measure
+
+    return measure(client, provider, port, opts.sessions, opts.chunks, timeout=opts.timeout)
+
+
+def run(opts: Options, out: TextIO = sys.stdout) -> tuple[list[Measurement], list[MicroResult]]:
+    """Run the benchmarks of `opts`, printing progress and the tables to `out`."""
+    pairs = [
+        (client, provider)
+        for provider in opts.providers
+        for client in opts.clients
+        if provider in CLIENTS[client]
+    ]
+    notes: list[str] = []
+    if any(c == "sdk" for c, _ in pairs) and not sdk_available():
+        pairs = [(c, p) for c, p in pairs if c != "sdk"]
+        notes.append("sdk: skipped, the openai package (with websockets) is not importable")
+    found = {pair: Measurement(*pair) for pair in pairs}
+    measure = _measure_here if opts.in_process else _measure_in_worker
+    print(
+        f"trio_realtime benchmarks: {opts.sessions} sessions x {opts.chunks * CHUNK_MS / 1000:g} s "
+        f"({opts.chunks} chunks of {CHUNK_MS} ms each way), {opts.repeat} repeat(s)",
+        file=out,
+        flush=True,
+    )
+    if pairs:
+        with LoadServer(lifetime=opts.timeout * (len(pairs) * opts.repeat + 1)) as server:
+            for r in range(opts.repeat):
+                order = pairs if r % 2 == 0 else pairs[::-1]
+                for client, provider in order:
+                    result = measure(client, provider, server.port, opts)
+                    found[client, provider].runs.append(result)
+                    print(
+                        f"  run {r + 1}: {client:4} {provider:6} "
+                        f"{result.cpu_ms_per_session_second:7.2f} ms CPU/session-s "
+                        f"(wall {result.wall_s:.2f} s)",
+                        file=out,
+                        flush=True,
+                    )
+    measurements = list(found.values())
+    micro = run_micro(number=opts.micro_number) if opts.micro else []
+    print(file=out)
+    print(format_table(measurements, micro, notes), file=out, flush=True)
+    return measurements, micro
+
+
+def format_table(
+    measurements: Sequence[Measurement], micro: Sequence[MicroResult], notes: Sequence[str] = ()
+) -> str:
+    """The report: CPU per session-second with ratios to bare, then the micro-benchmarks."""
+    lines: list[str] = []
+    if measurements:
+        lines.append("End to end: client CPU per session-second (both directions), median of runs")
+        lines.append(
+            f"{'provider':8} {'client':6} {'ms/sess-s':>10} {'min..max':>15} "
+            f"{'vs bare':>8} {'peak RSS':>9}"
+        )
+        bare = {m.provider: m.median_ms for m in measurements if m.client == "bare" and m.runs}
+        for m in measurements:
+            if not m.runs:
+                continue
+            lo, hi = m.spread_ms
+            base = bare.get(m.provider)
+            ratio = f"{m.median_ms / base:7.2f}x" if base else f"{'-':>8}"
+            lines.append(
+                f"{m.provider:8} {m.client:6} {m.median_ms:10.2f} {f'{lo:.2f}..{hi:.2f}':>15} "
+                f"{ratio:>8} {m.maxrss_mib:6.0f} MiB"
+            )
+    if micro:
+        if lines:
+            lines.append("")
+        lines.append("Per message: microseconds, best of runs")
+        lines.append(f"{'case':30} {'ours':>8} {'bare':>8} {'ours/bare':>10}")
+        for r in micro:
+            lines.append(f"{r.name:30} {r.ours_us:8.2f} {r.bare_us:8.2f} {r.ratio:9.2f}x")
+    for note in notes:
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Options:
+    """Turn the command line into `Options`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="CPU benchmarks of trio_realtime against a bare trio-websocket loop "
+        "and the official openai SDK (see benchmarks/__init__.py for how to read them).",
+    )
+    parser.add_argument("--sessions", type=int, default=20, help="concurrent sessions (20)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="audio per session (10)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per client (3)")
+    parser.add_argument(
+        "--quick", action="store_true", help="a fast check: 5 sessions x 2 s, 1 run, short micro"
+    )
+    parser.add_argument(
+        "--provider", action="append", choices=("openai", "gemini"), help="only this provider"
+    )
+    parser.add_argument(
+        "--client", action="append", choices=sorted(CLIENTS), help="only this client"
+    )
+    parser.add_argument("--no-micro", action="store_true", help="skip the per-message section")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="measure in this process instead of a fresh one per run",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="bound on one measured run (600 s)"
+    )
+    args = parser.parse_args(argv)
+    opts = Options(
+        sessions=args.sessions,
+        seconds=args.seconds,
+        repeat=args.repeat,
+        micro=not args.no_micro,
+        in_process=args.in_process,
+        timeout=args.timeout,
+    )
+    if args.quick:
+        opts.sessions, opts.seconds, opts.repeat, opts.micro_number = 5, 2.0, 1, 2000
+    if args.provider:
+        opts.providers = tuple(args.provider)
+    if args.client:
+        opts.clients = tuple(args.client)
+    if opts.sessions < 1 or opts.seconds <= 0 or opts.repeat < 1:
+        parser.error("--sessions, --seconds and --repeat must be positive")
+    return opts
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m benchmarks [options]``."""
+    run(parse_args(argv))

@@ -1,0 +1,164 @@
+"""Keep the benchmark machinery working (tiny sizes; no timing is asserted)."""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.request
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from benchmarks.clients import CLIENTS, Result, measure, run_client
+from benchmarks.loadserver import LoadServer, gemini_messages, openai_messages, pcm_chunk
+from benchmarks.micro import micro_cases, run_micro
+from benchmarks.run import Measurement, Options, format_table, parse_args, run, sdk_available
+
+PAIRS = [(client, provider) for client, providers in CLIENTS.items() for provider in providers]
+
+
+@pytest.fixture(scope="module")
+def load_server() -> Iterator[LoadServer]:
+    with LoadServer(lifetime=300, start_timeout=60) as server:
+        yield server
+
+
+def test_pcm_chunk_is_20_ms_of_int16_tone() -> None:
+    pcm = pcm_chunk(24000, 3)
+    samples = np.frombuffer(pcm, dtype="<i2")
+    assert samples.size == 480
+    assert 7000 < np.abs(samples).max() <= 8000
+    # Chunk 3 carries on where chunk 2 ended (one continuous tone).
+    longer = np.frombuffer(pcm_chunk(24000, 0, ms=80), dtype="<i2")
+    assert np.array_equal(longer[1440:1920], samples)
+
+
+def test_server_messages_are_valid_wire_messages() -> None:
+    oa = openai_messages()
+    assert json.loads(oa["created"])["type"] == "session.created"
+    assert json.loads(oa["committed"])["type"] == "input_audio_buffer.committed"
+    deltas = [json.loads(d) for d in oa["deltas"]]
+    assert len({d["event_id"] for d in deltas}) == len(deltas) == 50
+    assert {d["type"] for d in deltas} == {"response.output_audio.delta"}
+    gm = gemini_messages()
+    assert json.loads(gm["setup_complete"]) == {"setupComplete": {}}
+    part = json.loads(gm["deltas"][0])["serverContent"]["modelTurn"]["parts"][0]
+    assert part["inlineData"]["mimeType"] == "audio/pcm;rate=24000"
+
+
+def test_load_server_refuses_a_non_numeric_chunk_count(load_server: LoadServer) -> None:
+    url = f"http://127.0.0.1:{load_server.port}/v1/realtime?chunks=many"
+    request = urllib.request.Request(
+        url,
+        headers={
+            "Connection": "Upgrade",
+            "Upgrade": "websocket",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        },
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with pytest.raises(urllib.error.HTTPError) as info:
+        opener.open(request, timeout=10)
+    assert info.value.code == 400
+
+
+@pytest.mark.parametrize(("client", "provider"), PAIRS)
+def test_each_client_moves_all_audio_both_ways(
+    load_server: LoadServer, client: str, provider: str
+) -> None:
+    if client == "sdk" and not sdk_available():
+        pytest.skip("the openai package is not installed")
+    result = measure(client, provider, load_server.port, sessions=2, chunks=7, timeout=60)
+    assert (result.client, result.provider) == (client, provider)
+    assert result.chunks_in == 14
+    assert result.bytes_in == 14 * 960
+    assert result.cpu_s > 0
+    assert result.session_seconds == pytest.approx(0.28)
+
+
+def test_run_client_rejects_an_unknown_pair(load_server: LoadServer) -> None:
+    with pytest.raises(ValueError, match="no 'sdk' client for 'gemini'"):
+        run_client("sdk", "gemini", load_server.port, 1, 1, 10)
+
+
+def test_result_check_reports_missing_audio() -> None:
+    result = Result("ours", "openai", 2, 5, 0.1, 0.2, chunks_in=9, bytes_in=9 * 960)
+    with pytest.raises(RuntimeError, match=r"received 9 chunks \(8640 bytes\), expected 10"):
+        result.check()
+
+
+def test_table_gives_ratios_to_bare_of_the_same_provider() -> None:
+    def runs(client: str, provider: str, *cpu: float) -> Measurement:
+        # 1 session x 50 chunks = 1 session-second, so cpu_s * 1000 is ms/session-s.
+        return Measurement(
+            client,
+            provider,
+            [Result(client, provider, 1, 50, c, 1.0, 50, 50 * 960, 2048) for c in cpu],
+        )
+
+    table = format_table(
+        [
+            runs("bare", "openai", 0.010, 0.012, 0.011),
+            runs("ours", "openai", 0.0121, 0.0110, 0.0099),
+            runs("ours", "gemini", 0.005),
+        ],
+        [],
+        ["sdk: skipped"],
+    )
+    lines = table.splitlines()
+    assert lines[2].split() == ["openai", "bare", "11.00", "10.00..12.00", "1.00x", "2", "MiB"]
+    assert lines[3].split() == ["openai", "ours", "11.00", "9.90..12.10", "1.00x", "2", "MiB"]
+    # No bare run for gemini: no ratio.
+    assert lines[4].split() == ["gemini", "ours", "5.00", "5.00..5.00", "-", "2", "MiB"]
+    assert lines[-1] == "note: sdk: skipped"
+
+
+def test_micro_cases_agree_and_time() -> None:
+    names = [name for name, _ours, _bare in micro_cases()]
+    assert names == [
+        "openai receive audio delta",
+        "openai audio_message (send)",
+        "gemini receive audio frame",
+        "gemini audio_message (send)",
+    ]
+    results = run_micro(number=20, repeat=1)
+    assert [r.name for r in results] == names
+    assert all(r.ours_us > 0 and r.bare_us > 0 for r in results)
+
+
+def test_options_from_the_command_line() -> None:
+    opts = parse_args(["--sessions", "3", "--seconds", "1.5", "--repeat", "2"])
+    assert (opts.sessions, opts.chunks, opts.repeat) == (3, 75, 2)
+    quick = parse_args(["--quick", "--provider", "gemini", "--client", "ours", "--no-micro"])
+    assert (quick.sessions, quick.chunks, quick.repeat) == (5, 100, 1)
+    assert (quick.providers, quick.clients, quick.micro) == (("gemini",), ("ours",), False)
+    with pytest.raises(SystemExit):
+        parse_args(["--sessions", "0"])
+
+
+def test_driver_runs_workers_and_alternates_order() -> None:
+    out = io.StringIO()
+    opts = Options(
+        sessions=2,
+        seconds=0.1,
+        repeat=2,
+        providers=("openai",),
+        clients=("bare", "ours"),
+        micro=True,
+        micro_number=10,
+        timeout=60,
+    )
+    measurements, micro = run(opts, out)
+    assert [(m.client, m.provider, len(m.runs)) for m in measurements] == [
+        ("bare", "openai", 2),
+        ("ours", "openai", 2),
+    ]
+    assert all(r.chunks_in == 10 and r.maxrss_kib > 0 for m in measurements for r in m.runs)
+    assert len(micro) == 4
+    text = out.getvalue()
+    runs = [line.split()[2] for line in text.splitlines() if line.startswith("  run ")]
+    assert runs == ["bare", "ours", "ours", "bare"]
+    assert "openai   ours" in text
+    assert "ours/bare" in text
