@@ -2,30 +2,32 @@
 
     python examples/test_my_app.py        # or: pytest examples/test_my_app.py
 
-`ask` below stands for your application code. The tests run it against
-`open_fake_server`, a local server speaking the real OpenAI Realtime and
-Gemini Live protocols: scripted replies (`Scenario`, `Turn`), tool calls
-with the results you expect (`PlannedToolCall`), and injected faults
-(`RefuseHandshake`, ...). Nothing leaves the machine and no key is needed.
+`ask` below stands for your application code. The tests run it against the
+fake server that the trio_realtime pytest plugin provides (loaded
+automatically once trio_realtime is installed; the tests need pytest-trio):
 
-This example drives `open_fake_server` directly; the pytest plugin that ships
-with trio_realtime offers the same server as fixtures.
+* ``fake_server``: a local server speaking the real OpenAI Realtime and Gemini
+  Live protocols, on a free port, with unpaced reply audio; inject faults
+  with ``fake_server.inject(...)``.
+* ``fake_scenario``: the script the fake model follows (`Turn`, tool calls
+  with the results you expect); also set with ``@pytest.mark.fake_server``.
+* ``openai_config`` / ``gemini_config``: configurations pointed at it.
+
+Nothing leaves the machine and no key is needed.
 """
 
 from __future__ import annotations
 
-import math
 import sys
-from collections.abc import AsyncIterator
 from typing import Any
 
+import attrs
 import pytest
 import trio
 
 import trio_realtime as rt
-from trio_realtime.testing.faults import RefuseHandshake
-from trio_realtime.testing.scenario import PlannedToolCall, Scenario, Turn
-from trio_realtime.testing.server import FakeServer, open_fake_server
+from trio_realtime.testing import PlannedToolCall, RefuseHandshake, Scenario, Turn
+from trio_realtime.testing.server import FakeServer
 
 # --------------------------------------------------------------------------- the application
 
@@ -67,65 +69,63 @@ async def ask(config: rt.OpenAIRealtime | rt.GeminiLive, question: str) -> tuple
 
 # --------------------------------------------------------------------------- the tests
 
-PROVIDERS = ["openai", "gemini"]
 
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeServer]:
-    # speed=math.inf: reply audio comes as fast as possible instead of in real time.
-    async with open_fake_server(speed=math.inf) as server:
-        yield server
-
-
-def config_for(server: FakeServer, provider: str) -> rt.OpenAIRealtime | rt.GeminiLive:
-    url = server.openai_url if provider == "openai" else server.gemini_url()
+@pytest.fixture(params=["openai", "gemini"])
+def app_config(request: pytest.FixtureRequest, fake_server: FakeServer) -> Any:
+    """The application's own configuration, pointed at the fake server (both providers)."""
+    provider: str = request.param
+    url = fake_server.openai_url if provider == "openai" else fake_server.gemini_url()
     return make_config(provider, url=url, api_key="test")
 
 
 @pytest.mark.trio
-@pytest.mark.parametrize("provider", PROVIDERS)
-async def test_ask_returns_the_spoken_answer(server: FakeServer, provider: str) -> None:
-    server.scenario = Scenario(turns=[Turn(reply="Paris is the capital of France.")])
+@pytest.mark.fake_server(scenario=[Turn(reply="Paris is the capital of France.")])
+async def test_ask_returns_the_spoken_answer(app_config: Any) -> None:
     with trio.fail_after(10):
-        text, seconds = await ask(config_for(server, provider), "What is the capital of France?")
+        text, seconds = await ask(app_config, "What is the capital of France?")
     assert text == "Paris is the capital of France."
     assert seconds > 1.0  # the synthetic voice really spoke it
 
 
 @pytest.mark.trio
-@pytest.mark.parametrize("provider", PROVIDERS)
 async def test_the_weather_tool_is_called_and_its_result_used(
-    server: FakeServer, provider: str
+    app_config: Any, fake_scenario: Scenario
 ) -> None:
-    server.scenario = Scenario(
-        turns=[
-            Turn(
-                tool_calls=[
-                    PlannedToolCall(
-                        "get_weather",
-                        {"city": "Oslo"},
-                        # The fake model checks what your tool returned:
-                        expect_result={"city": "Oslo", "sky": "clear", "temperature": 18},
-                    )
-                ],
-                reply="It is clear in Oslo.",
-            )
-        ]
-    )
+    fake_scenario.turns = [
+        Turn(
+            tool_calls=[
+                PlannedToolCall(
+                    "get_weather",
+                    {"city": "Oslo"},
+                    # The fake model checks what the application's tool returned:
+                    expect_result={"city": "Oslo", "sky": "clear", "temperature": 18},
+                )
+            ],
+            reply="It is clear in Oslo.",
+        )
+    ]
     with trio.fail_after(10):
-        text, _ = await ask(config_for(server, provider), "Weather in Oslo?")
+        text, _ = await ask(app_config, "Weather in Oslo?")
     assert text == "It is clear in Oslo."
-    run = server.scenario.runs[0]
+    run = fake_scenario.runs[0]
     assert run.mismatches == []  # the tool returned what the test expected
     assert run.history[0] == ("user", "Weather in Oslo?")
 
 
 @pytest.mark.trio
-@pytest.mark.parametrize("provider", PROVIDERS)
-async def test_a_refused_key_is_a_clear_error(server: FakeServer, provider: str) -> None:
-    server.inject(RefuseHandshake(401))  # the next connection is refused, as a bad key would be
+async def test_a_refused_key_is_a_clear_error(app_config: Any, fake_server: FakeServer) -> None:
+    fake_server.inject(RefuseHandshake(401))  # the next connection is refused, as a bad key is
     with trio.fail_after(10), pytest.raises(rt.AuthenticationError):
-        await ask(config_for(server, provider), "Hello?")
+        await ask(app_config, "Hello?")
+
+
+@pytest.mark.trio
+async def test_with_the_ready_made_config(openai_config: rt.OpenAIRealtime) -> None:
+    # openai_config / gemini_config are ready to connect; adjust them with attrs.evolve.
+    config = attrs.evolve(openai_config, instructions="Be terse.", tools=[get_weather])
+    with trio.fail_after(10):
+        text, _ = await ask(config, "Hi")
+    assert text == "You said: Hi. Thank you."  # the fake model's default reply
 
 
 if __name__ == "__main__":

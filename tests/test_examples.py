@@ -201,7 +201,7 @@ def test_the_hand_made_png_is_a_valid_image(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_testing_example_passes(tmp_path: Path) -> None:
     lines = ok(run_example("test_my_app.py", cwd=tmp_path))
-    assert any(line.startswith("6 passed") for line in lines), lines
+    assert any(line.startswith("7 passed") for line in lines), lines
 
 
 # --------------------------------------------------------------------------- microphone
