@@ -10,6 +10,7 @@ import textwrap
 import pytest
 
 import trio_realtime.testing as testing
+import trio_realtime.testing.pytest_plugin as plugin
 
 pytest_plugins = ["pytester"]
 
@@ -155,13 +156,25 @@ MODULE_MARKER_TESTS = """
 """
 
 
+def docstring_example() -> str:
+    """The code block of the plugin docstring's "Example" section."""
+    doc = plugin.__doc__ or ""
+    section = doc.split("Example\n-------\n", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
 def test_fixtures_in_a_trio_project(pytester: pytest.Pytester) -> None:
     pytester.makeini(TRIO_PROJECT_INI)
-    pytester.makepyfile(test_voice_app=VOICE_APP_TESTS, test_module_marker=MODULE_MARKER_TESTS)
+    pytester.makepyfile(
+        test_voice_app=VOICE_APP_TESTS,
+        test_module_marker=MODULE_MARKER_TESTS,
+        test_doc_example=docstring_example(),
+    )
     result = pytester.runpytest_subprocess("-v", timeout=RUN_TIMEOUT)
-    result.assert_outcomes(passed=9, failed=1)
+    result.assert_outcomes(passed=10, failed=1)
     result.stdout.fnmatch_lines(
         [
+            "*test_doc_example.py::test_clock PASSED*",
             "*test_voice_app.py::test_gemini_turn_scripted_by_marker PASSED*",
             "*test_voice_app.py::test_server_is_stopped_after_its_test PASSED*",
             "*test_voice_app.py::test_openai_turn_scripted_in_the_test PASSED*",

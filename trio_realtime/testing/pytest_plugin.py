@@ -10,64 +10,70 @@ Requirements
 ------------
 
 The fixtures that run the server are Trio async fixtures: they need
-`pytest-trio <https://pytest-trio.readthedocs.io>`_ and tests that run under
+[pytest-trio](https://pytest-trio.readthedocs.io) and tests that run under
 it, either every async test (``trio_mode = true`` in the pytest configuration)
-or tests marked ``@pytest.mark.trio``::
+or tests marked ``@pytest.mark.trio``:
 
-    # pyproject.toml
-    [tool.pytest.ini_options]
-    trio_mode = true
+```toml
+# pyproject.toml
+[tool.pytest.ini_options]
+trio_mode = true
+```
 
-`fake_scenario` and `no_leaks` are plain fixtures and work in any test.
+A test that asks for ``fake_server`` (or a config) without being a Trio test
+errors at setup with a message saying so. ``fake_scenario`` and ``no_leaks``
+are plain fixtures and work in any test.
 
 Fixtures
 --------
 
-``fake_server``
-    A running `FakeServer` serving both protocols on ``127.0.0.1``, on a free
-    port, with reply audio unpaced (``speed=math.inf``) so tests run fast. It
-    is stopped when the test ends (open connections get a 1001 close). Use
-    its URLs (``fake_server.openai_url``, ``fake_server.gemini_url()``,
-    ``fake_server.url``), plan faults (``fake_server.inject(RefuseHandshake(429))``)
-    and inspect what clients sent (``fake_server.connections``,
-    ``await fake_server.connection(1)``, ``conn.received``).
+**``fake_server``**: a running `FakeServer` serving both protocols on
+``127.0.0.1``, on a free port, with reply audio unpaced (``speed=math.inf``)
+so tests run fast. It is stopped when the test ends (open connections get a
+1001 close). Use its URLs (``fake_server.openai_url``,
+``fake_server.gemini_url()``, ``fake_server.url``), plan faults
+(``fake_server.inject(RefuseHandshake(429))``) and inspect what clients sent
+(``fake_server.connections``, ``await fake_server.connection(1)``,
+``conn.received``).
 
-``fake_scenario``
-    The `Scenario` the server follows (``fake_server.scenario`` is this same
-    object). It is mutable, and the server reads it when a user turn ends, so
-    a test can script the conversation before (or while) it talks::
+**``fake_scenario``**: the `Scenario` the server follows
+(``fake_server.scenario`` is this same object). It is mutable, and the server
+reads it each time a user turn ends, so a test can script the conversation
+before (or while) it talks:
 
-        async def test_greeting(fake_scenario, gemini_config):
-            fake_scenario.turns = [Turn(reply="Hello there.")]
-            async with trio_realtime.connect(gemini_config) as session:
-                ...
+```python
+async def test_greeting(fake_scenario, gemini_config):
+    fake_scenario.turns = [Turn(reply="Hello there.")]
+    async with trio_realtime.connect(gemini_config) as session:
+        ...
+```
 
-    After the conversation, ``fake_scenario.runs`` holds one `ScenarioRun`
-    per conversation (``run.history``, ``run.mismatches``). Override the
-    fixture in a ``conftest.py`` to give a whole directory a script.
+After the conversation, ``fake_scenario.runs`` holds one `ScenarioRun` per
+conversation (``run.history``, ``run.mismatches``). Override the fixture in a
+``conftest.py`` to give a whole directory a script.
 
-``openai_config`` / ``gemini_config``
-    An `OpenAIRealtime` / `GeminiLive` configuration pointed at ``fake_server``
-    (API key ``"test"``, keepalive pings off, ``open_timeout=5``,
-    ``close_timeout=2``), ready for ``trio_realtime.connect``. The configs are
-    frozen attrs classes: adjust one with
-    ``attrs.evolve(openai_config, tools=[get_weather], instructions="...")``.
+**``openai_config``** / **``gemini_config``**: an `OpenAIRealtime` /
+`GeminiLive` configuration pointed at ``fake_server`` (API key ``"test"``,
+keepalive pings off, ``open_timeout=5``, ``close_timeout=2``), ready for
+``trio_realtime.connect``. The configs are frozen attrs classes: adjust one
+with ``attrs.evolve(openai_config, tools=[get_weather], instructions="...")``.
 
-``no_leaks``
-    The `no_leaked_tasks` context manager, to wrap the part of a test that
-    should leave no task behind::
+**``no_leaks``**: the `no_leaked_tasks` context manager, to wrap the part of
+a test that should leave no task behind:
 
-        async def test_clean_exit(gemini_config, no_leaks):
-            with no_leaks() as tracker:
-                async with trio_realtime.connect(gemini_config) as session:
-                    ...
-            # leaving the block raised LeakedTasksError if a task spawned
-            # inside it was still running
+```python
+async def test_clean_exit(gemini_config, no_leaks):
+    with no_leaks() as tracker:
+        async with trio_realtime.connect(gemini_config) as session:
+            ...
+    # leaving the block raised LeakedTasksError if a task spawned
+    # inside it was still running
+```
 
-    It is a helper rather than a fixture that wraps the whole test because
-    pytest-trio runs the test function in a task of its own, separate from
-    every fixture's task: a check entered in a fixture cannot see the
-    nurseries the test opens. The block must be entered in the test itself.
+It is a helper, not a fixture that wraps the whole test, because
+pytest-trio runs the test function in a task of its own, separate from every
+fixture's task: a check entered in a fixture cannot see the nurseries the
+test opens. Enter the block in the test itself.
 
 The ``fake_server`` marker
 --------------------------
@@ -86,37 +92,38 @@ registered, so projects that use ``--strict-markers`` accept it.
   given to the marker.
 * ``tls``: serve ``wss://`` with a certificate from a throwaway CA
   (``fake_server.ca_path``, ``fake_server.client_ssl_context()``), for the
-  official ``openai`` / ``google-genai`` clients. `trio_realtime.connect`
+  official ``openai`` / ``google-genai`` clients. ``trio_realtime.connect``
   verifies certificates against the system's trust store, so
   ``openai_config`` / ``gemini_config`` do not trust this CA: keep
   ``tls=False`` (the default) for tests of trio_realtime sessions.
-* ``**options``: ``host``, ``port``, ``handlers`` and the keyword arguments of
-  `FakeServer` (``max_message_size``, ``connect_timeout``, ``close_timeout``,
-  ``keep_connections``, ``use_default_handlers``, ``record_messages``).
+* ``**options``: ``host``, ``port``, ``handlers`` and the other keyword
+  arguments of `FakeServer` (``max_message_size``, ``connect_timeout``,
+  ``close_timeout``, ``keep_connections``, ``use_default_handlers``,
+  ``record_messages``).
 
-An unknown option, a positional argument or a bad value makes the test
-error with `ConfigurationError` naming it.
+An unknown option, a positional argument or a bad value makes the test error
+at setup with `ConfigurationError` naming it.
 
 Example
 -------
 
-::
+```python
+import pytest
+import trio
+import trio_realtime
+from trio_realtime.testing import Turn
 
-    import pytest
-    import trio
-    import trio_realtime
-    from trio_realtime.testing import Turn
 
-
-    @pytest.mark.fake_server(scenario=[Turn(heard="What's the time?", reply="Noon.")])
-    async def test_clock(openai_config):
-        with trio.fail_after(10):
-            async with trio_realtime.connect(openai_config) as session:
-                await session.send_text("What's the time?")
-                async for event in session.events():
-                    if isinstance(event, trio_realtime.Transcript) and event.final:
-                        assert event.text == "Noon."
-                        break
+@pytest.mark.fake_server(scenario=[Turn(reply="Noon.")])
+async def test_clock(openai_config):
+    with trio.fail_after(10):
+        async with trio_realtime.connect(openai_config) as session:
+            await session.send_text("What's the time?")
+            async for event in session.events():
+                if isinstance(event, trio_realtime.Transcript) and event.final:
+                    assert (event.role, event.text) == ("assistant", "Noon.")
+                    break
+```
 """
 
 from __future__ import annotations
