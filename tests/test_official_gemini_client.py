@@ -44,6 +44,11 @@ CLIENT = textwrap.dedent(
 
     async def collect(session, out):
         async for msg in session.receive():
+            update = msg.session_resumption_update
+            if update is not None:
+                # Between turns: a new handle after every turn.
+                out["handles"].append(bool(update.resumable and update.new_handle))
+                continue
             out["kinds"].append(
                 sorted(k for k, v in msg.model_dump(exclude_none=True).items() if v is not None)
             )
@@ -76,7 +81,7 @@ CLIENT = textwrap.dedent(
                 out["usage"] = usage.model_dump(mode="json", exclude_none=True) if usage else None
 
     def new_turn():
-        return {"kinds": [], "calls": [], "mime": set(), "stamps": [], "audio_bytes": 0,
+        return {"handles": [], "kinds": [], "calls": [], "mime": set(), "stamps": [], "audio_bytes": 0,
                 "heard": "", "said": "", "generation_complete": False, "usage": None}
 
     async def main():
@@ -90,11 +95,6 @@ CLIENT = textwrap.dedent(
         )
         results = {}
         async with client.aio.live.connect(model="gemini-3.8-live", config=config) as session:
-            # The first message after setupComplete is a resumption handle.
-            first = await session._receive()
-            results["handle"] = bool(
-                first.session_resumption_update and first.session_resumption_update.new_handle
-            )
             turn = new_turn()
             await session.send_client_content(
                 turns=types.Content(role="user", parts=[types.Part(text="Hello there")]),
@@ -103,7 +103,6 @@ CLIENT = textwrap.dedent(
             await collect(session, turn)
             results["text"] = turn
 
-            await session._receive()  # resumption update after the turn
             turn = new_turn()
             speech = user_utterance("What is the time", 16000).to_bytes()
             for i in range(0, len(speech), 640):
@@ -113,7 +112,6 @@ CLIENT = textwrap.dedent(
             await collect(session, turn)
             results["audio"] = turn
 
-            await session._receive()
             turn = new_turn()
             await session.send_realtime_input(text="Please use get_weather for Paris")
             await collect(session, turn)
@@ -155,7 +153,8 @@ async def test_official_client_text_audio_and_tool_turns() -> None:
             assert server.http_url.startswith("https://127.0.0.1:")
             results = await run_client(server.http_url, server.ca_path)
 
-    assert results["handle"] is True
+    # A resumption handle after the setup and after each turn.
+    assert [results[t]["handles"] for t in ("text", "audio", "tool")] == [[True], [True], [True]]
 
     text = results["text"]
     assert text["said"] == "Hi, nice to hear you."
