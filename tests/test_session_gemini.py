@@ -198,3 +198,41 @@ async def test_update_reconnects_with_the_new_setup() -> None:
     texts = [str(s) for s in setups]
     assert "Be verbose." in texts[1]
     assert "Kore" in texts[1]
+
+
+async def test_server_tool_cancellation_cancels_exactly_that_call() -> None:
+    started = trio.Event()
+    cancelled = trio.Event()
+
+    @rt.tool
+    async def slow_lookup(query: str) -> str:
+        """Look something up slowly."""
+        started.set()
+        try:
+            await trio.sleep_forever()
+        finally:
+            cancelled.set()
+
+    scenario = Scenario(
+        turns=[
+            Turn(tool_calls=[PlannedToolCall("slow_lookup", {"query": "x"})], reply="Found."),
+            Turn(reply="Okay, never mind."),
+        ]
+    )
+    with trio.fail_after(20):
+        async with open_fake_server(speed=math.inf, scenario=scenario) as server:
+            async with session_on(server, tools=[slow_lookup]) as session:
+                await session.send_text("look it up")
+                await started.wait()
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(send_speech, session, "never mind")
+                    seen: list[rt.Event] = []
+                    async for event in session.events():
+                        seen.append(event)
+                        if isinstance(event, rt.ToolCallCancelled):
+                            break
+                await cancelled.wait()
+                assert session.statistics().tool_calls_running == 0
+    call = next(e for e in seen if isinstance(e, rt.ToolCall))
+    assert isinstance(seen[-1], rt.ToolCallCancelled)
+    assert seen[-1].call_id == call.call_id

@@ -54,6 +54,7 @@ from .events import (
     ToolCall,
     ToolCallCancelled,
     ToolSpec,
+    Transcript,
     UpdateSession,
 )
 from .tools import FunctionTool, ToolContext, tool_error_payload, tool_result_payload
@@ -82,6 +83,7 @@ class SessionStatistics:
     control_messages_sent: int = 0
     stale_audio_dropped: int = 0
     overflow_audio_dropped: int = 0
+    overflow_partials_dropped: int = 0
     tool_calls_running: int = 0
 
 
@@ -248,9 +250,7 @@ class RealtimeSession:
                 if ev.name in self._tools:
                     try:
                         self._send_command(
-                            SendToolResult(
-                                ev.call_id, {"error": ev.message}, is_error=True, respond=True
-                            )
+                            SendToolResult(ev.call_id, ev.message, is_error=True, respond=True)
                         )
                     except RealtimeError as exc:
                         log.debug("could not answer invalid tool call %s: %s", ev.call_id, exc)
@@ -291,32 +291,45 @@ class RealtimeSession:
             events.extend(kept)
 
     def _overflow(self) -> None:
-        """Past `max_queue` buffered events, drop the oldest audio (stale by now)."""
+        """Past `max_queue` buffered events, drop the oldest stale-able ones.
+
+        Audio and partial transcripts lose their worth with time (the final
+        transcript repeats the whole text), so they go first, oldest first.
+        Every other event is kept; if even those exceed twice the bound, the
+        application has stopped reading and the session fails.
+        """
         events = self._events
         excess = len(events) - self._max_queue
         kept: list[Event] = []
-        dropped = 0
+        dropped_audio = dropped_text = 0
         for ev in events:
-            if excess > 0 and type(ev) is AudioOut:
-                excess -= 1
-                dropped += 1
-                continue
+            if excess > 0:
+                kind = type(ev)
+                if kind is AudioOut:
+                    excess -= 1
+                    dropped_audio += 1
+                    continue
+                if kind is Transcript and not ev.final:  # type: ignore[attr-defined]
+                    excess -= 1
+                    dropped_text += 1
+                    continue
             kept.append(ev)
-        if dropped:
-            if self.stats.overflow_audio_dropped == 0:
+        if dropped_audio or dropped_text:
+            if self.stats.overflow_audio_dropped == 0 and self.stats.overflow_partials_dropped == 0:
                 log.warning(
                     "The application is not reading events fast enough: more than %d are "
-                    "buffered, so the oldest audio is being dropped.",
+                    "buffered, so the oldest audio and partial transcripts are being dropped.",
                     self._max_queue,
                 )
-            self.stats.overflow_audio_dropped += dropped
+            self.stats.overflow_audio_dropped += dropped_audio
+            self.stats.overflow_partials_dropped += dropped_text
             events.clear()
             events.extend(kept)
         if len(events) > 2 * self._max_queue:
             self._fail(
                 RealtimeError(
                     f"The application stopped reading events: more than {2 * self._max_queue} "
-                    "non-audio events are waiting, so the session was closed."
+                    "events that cannot be dropped are waiting, so the session was closed."
                 )
             )
 
@@ -792,7 +805,8 @@ class RealtimeSession:
                 )
             except Exception as exc:
                 log.debug("tool %s failed", call.name, exc_info=True)
-                payload = tool_error_payload(exc)
+                # The protocol wraps error results as {"error": text}.
+                payload = tool_error_payload(exc)["error"]
                 is_error = True
         self._tool_scopes.pop(call.call_id, None)
         pending = self._tool_pending.get(call.response_id)

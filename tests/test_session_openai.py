@@ -1,0 +1,277 @@
+"""The session runtime against the fake OpenAI Realtime server, end to end over loopback."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+import trio
+
+import trio_realtime as rt
+from trio_realtime.testing.faults import CloseAt
+from trio_realtime.testing.leaks import no_leaked_tasks
+from trio_realtime.testing.openai import FakeOpenAI
+from trio_realtime.testing.scenario import PlannedToolCall, Scenario, Turn
+from trio_realtime.testing.server import FakeServer, open_fake_server
+from trio_realtime.testing.voice import check_sequence, read_stamp, split_frame, user_utterance
+
+LONG = " ".join(["This answer goes on and on so that there is time to interrupt it."] * 6)
+
+
+def config_for(server: FakeServer, **kw: Any) -> rt.OpenAIRealtime:
+    options = kw.pop(
+        "connection", rt.ConnectionOptions(open_timeout=5, close_timeout=2, ping_interval=None)
+    )
+    return rt.OpenAIRealtime(url=server.openai_url, api_key="sk-test", connection=options, **kw)
+
+
+@asynccontextmanager
+async def session_on(server: FakeServer, **kw: Any) -> AsyncIterator[rt.RealtimeSession]:
+    with no_leaked_tasks():
+        async with rt.connect(config_for(server, **kw)) as session:
+            event = await session.next_event()
+            assert isinstance(event, rt.SessionReady)
+            yield session
+
+
+async def until(session: rt.RealtimeSession, kind: type[rt.Event]) -> list[rt.Event]:
+    seen: list[rt.Event] = []
+    async for event in session.events():
+        seen.append(event)
+        if isinstance(event, kind):
+            return seen
+    raise AssertionError("the session ended first")  # pragma: no cover
+
+
+async def speak(session: rt.RealtimeSession, text: str) -> None:
+    for chunk in split_frame(user_utterance(text, 24000), 20):
+        await session.send_audio(chunk)
+    await session.flush_audio()
+
+
+def client_events(fake: FakeOpenAI, kind: str) -> list[dict[str, Any]]:
+    """The client events of `kind` the fake received on its first connection."""
+    return [e for e in fake.connections[0].received if isinstance(e, dict) and e["type"] == kind]
+
+
+async def test_text_turn_event_order_and_audio_stamps() -> None:
+    scenario = Scenario(turns=[Turn(reply="Hello from the fake model.")])
+    with trio.fail_after(20):
+        async with open_fake_server(speed=math.inf, scenario=scenario) as server:
+            async with session_on(server) as session:
+                await session.send_text("Hi")
+                seen = await until(session, rt.ResponseDone)
+    kinds = [type(e).__name__ for e in seen]
+    assert kinds[0] == "ResponseStarted"
+    assert kinds[-1] == "ResponseDone"
+    audio = [e for e in seen if isinstance(e, rt.AudioOut)]
+    assert check_sequence(read_stamp(e.frame) for e in audio) == len(audio)
+    finals = [(e.role, e.text) for e in seen if isinstance(e, rt.Transcript) and e.final]
+    assert finals == [("assistant", "Hello from the fake model.")]
+    done = seen[-1]
+    assert isinstance(done, rt.ResponseDone)
+    assert done.status == "completed"
+    assert done.usage is not None
+    assert done.usage.output_tokens
+
+
+async def test_spoken_turn_with_server_vad() -> None:
+    scenario = Scenario(turns=[Turn(reply="It is noon.")])
+    with trio.fail_after(20):
+        async with open_fake_server(speed=math.inf, scenario=scenario) as server:
+            async with session_on(server) as session:
+                await speak(session, "what time is it")
+                seen = await until(session, rt.ResponseDone)
+    kinds = [type(e).__name__ for e in seen]
+    assert kinds.index("SpeechStarted") < kinds.index("SpeechStopped") < kinds.index("AudioOut")
+    started = next(e for e in seen if isinstance(e, rt.SpeechStarted))
+    assert started.audio_start_ms is not None
+    assert 0 <= started.audio_start_ms <= 400  # the utterance starts after 400 ms of silence
+    user = [e.text for e in seen if isinstance(e, rt.Transcript) and e.role == "user" and e.final]
+    assert user == ["what time is it"]
+
+
+async def test_barge_in_truncates_at_the_reported_playback() -> None:
+    fake = FakeOpenAI()
+    scenario = Scenario(turns=[Turn(reply=LONG), Turn(reply="Okay.")])
+    with trio.fail_after(30):
+        async with open_fake_server(
+            speed=10, scenario=scenario, handlers={"openai": fake}
+        ) as server:
+            async with session_on(server) as session:
+                await session.send_text("Talk for a while")
+                received_ms = 0
+                async for event in session.events():
+                    if isinstance(event, rt.AudioOut):
+                        received_ms += round(event.frame.duration * 1000)
+                        if received_ms >= 1000:
+                            break
+                await session.report_playback(600)
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(speak, session, "stop please")
+                    after = await until(session, rt.Interrupted)
+                    rest = await until(session, rt.ResponseDone)
+    interrupted = after[-1]
+    assert isinstance(interrupted, rt.Interrupted)
+    assert interrupted.source == "server"
+    first_response = interrupted.response_id
+    assert not [e for e in rest if isinstance(e, rt.AudioOut) and e.response_id == first_response]
+    truncates = client_events(fake, "conversation.item.truncate")
+    assert [t["audio_end_ms"] for t in truncates] == [600]
+    cancelled = [e for e in rest if isinstance(e, rt.ResponseDone)]
+    assert cancelled[0].status == "cancelled"
+    assert cancelled[0].reason == "turn_detected"
+
+
+async def test_local_interrupt_cancels_and_truncates() -> None:
+    fake = FakeOpenAI()
+    scenario = Scenario(turns=[Turn(reply=LONG)])
+    with trio.fail_after(30):
+        async with open_fake_server(
+            speed=10, scenario=scenario, handlers={"openai": fake}
+        ) as server:
+            async with session_on(server) as session:
+                await session.send_text("Talk for a while")
+                chunks = 0
+                async for event in session.events():
+                    if isinstance(event, rt.AudioOut):
+                        chunks += 1
+                        if chunks == 3:
+                            break
+                await session.report_playback(150)
+                await session.interrupt()
+                rest = await until(session, rt.ResponseDone)
+    assert isinstance(rest[0], rt.Interrupted)
+    assert rest[0].source == "local"
+    assert not [e for e in rest if isinstance(e, rt.AudioOut)]
+    done = rest[-1]
+    assert isinstance(done, rt.ResponseDone)
+    assert done.status == "cancelled"
+    assert done.reason == "client_cancelled"
+    truncates = client_events(fake, "conversation.item.truncate")
+    assert [t["audio_end_ms"] for t in truncates] == [150]
+    assert client_events(fake, "response.cancel")
+
+
+async def test_parallel_and_failing_tools_are_answered_then_the_model_continues() -> None:
+    @rt.tool
+    async def get_weather(city: str) -> dict[str, Any]:
+        """Weather for a city."""
+        await trio.sleep(0.01)
+        return {"city": city, "sky": "clear"}
+
+    @rt.tool
+    def get_time(zone: str) -> str:
+        """Time in a zone."""
+        raise RuntimeError(f"no clock for {zone}")
+
+    scenario = Scenario(
+        turns=[
+            Turn(
+                tool_calls=[
+                    PlannedToolCall("get_weather", {"city": "Oslo"}),
+                    PlannedToolCall("get_time", {"zone": "CET"}),
+                ],
+                reply="Clear in Oslo; the time is unknown.",
+            )
+        ]
+    )
+    fake = FakeOpenAI()
+    with trio.fail_after(20):
+        async with open_fake_server(
+            speed=math.inf, scenario=scenario, handlers={"openai": fake}
+        ) as server:
+            async with session_on(server, tools=[get_weather, get_time]) as session:
+                await session.send_text("weather and time please")
+                seen: list[rt.Event] = []
+                async for event in session.events():
+                    seen.append(event)
+                    if (
+                        isinstance(event, rt.Transcript)
+                        and event.final
+                        and event.role == "assistant"
+                    ):
+                        break
+    assert {e.name for e in seen if isinstance(e, rt.ToolCall)} == {"get_weather", "get_time"}
+    outputs = [
+        e["item"]["output"]
+        for e in client_events(fake, "conversation.item.create")
+        if e["item"]["type"] == "function_call_output"
+    ]
+    assert sorted((json.loads(o) for o in outputs), key=json.dumps) == [
+        {"city": "Oslo", "sky": "clear"},
+        {"error": "RuntimeError: no clock for CET"},
+    ]
+    # One response.create after both results (plus none before them).
+    creates = client_events(fake, "response.create")
+    assert len(creates) == 2  # the text turn's, then the continuation after the tools
+
+
+async def test_barge_in_cancels_a_running_tool() -> None:
+    started = trio.Event()
+    cancelled = trio.Event()
+
+    @rt.tool
+    async def slow_lookup(query: str) -> str:
+        """Look something up slowly."""
+        started.set()
+        try:
+            await trio.sleep_forever()
+        finally:
+            cancelled.set()
+
+    scenario = Scenario(
+        turns=[
+            Turn(tool_calls=[PlannedToolCall("slow_lookup", {"query": "x"})], reply="Found."),
+            Turn(reply="Okay, never mind."),
+        ]
+    )
+    with trio.fail_after(20):
+        async with open_fake_server(speed=math.inf, scenario=scenario) as server:
+            async with session_on(server, tools=[slow_lookup]) as session:
+                await session.send_text("look it up")
+                await started.wait()
+                await session.interrupt()
+                await cancelled.wait()
+                assert session.statistics().tool_calls_running == 0
+
+
+async def test_server_closing_mid_audio_delivers_what_came_then_connection_lost() -> None:
+    scenario = Scenario(turns=[Turn(reply=LONG)])
+    with trio.fail_after(20):
+        async with open_fake_server(speed=math.inf, scenario=scenario) as server:
+            server.inject(CloseAt("mid_audio", code=1011, reason="Internal error occurred."))
+            with no_leaked_tasks():
+                async with rt.connect(config_for(server)) as session:
+                    await session.send_text("hello")
+                    seen: list[rt.Event] = []
+                    with pytest.raises(rt.ConnectionLost) as info:  # noqa: PT012
+                        async for event in session.events():
+                            seen.append(event)
+    assert info.value.code == 1011
+    assert "Internal error occurred." in str(info.value)
+    assert any(isinstance(e, rt.AudioOut) for e in seen)
+
+
+async def test_slow_consumer_keeps_the_connection_alive_within_the_bound() -> None:
+    scenario = Scenario(turns=[Turn(reply=LONG)])
+    options = rt.ConnectionOptions(
+        open_timeout=5, close_timeout=2, ping_interval=0.1, ping_timeout=0.5, max_queue=20
+    )
+    with trio.fail_after(30):
+        async with open_fake_server(speed=math.inf, scenario=scenario) as server:
+            async with session_on(server, connection=options) as session:
+                await session.send_text("talk")
+                # Not reading for several ping timeouts: pings are still answered.
+                await trio.sleep(2)
+                stats = session.statistics()
+                assert stats.events_buffered <= 20
+                assert stats.overflow_audio_dropped > 0
+                assert not session.closed
+                seen = await until(session, rt.ResponseDone)
+                await session.send_text("still alive")
+    assert isinstance(seen[-1], rt.ResponseDone)
