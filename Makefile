@@ -38,7 +38,7 @@ demo: $(STAMP)
 	$(BIN)/trio-realtime demo
 
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict -d site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d site
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
