@@ -1239,3 +1239,23 @@ async def test_transcription_session() -> None:
             assert events[-1]["usage"] == {"type": "duration", "seconds": 2}
             await client.send(type="response.create")
             assert (await client.recv())["type"] == "error"
+
+
+async def test_max_output_tokens_cuts_the_reply_incomplete() -> None:
+    with trio.fail_after(10):
+        async with fake(scenario=Scenario([Turn(reply=LONG_REPLY)])) as (server, _):
+            async with connect(server) as client:
+                await configure(client, output_modalities=["text"], max_output_tokens=10)
+                await client.send(type="conversation.item.create", item=user_text("Hours?"))
+                await client.send(type="response.create")
+                events = await client.until("response.done")
+                done = events[-1]["response"]
+                assert done["status"] == "incomplete"
+                assert done["status_details"] == {
+                    "type": "incomplete",
+                    "reason": "max_output_tokens",
+                }
+                text = done["output"][0]["content"][0]["text"]
+                assert LONG_REPLY.startswith(text)
+                assert 0 < len(text) <= 40
+                assert done["output"][0]["status"] == "incomplete"

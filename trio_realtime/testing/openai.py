@@ -1031,6 +1031,7 @@ class _Response:
     spoken: str = ""
     calls_made: int = 0
     audio_s: float = 0.0
+    limited: bool = False
 
     def is_cancelled(self) -> bool:
         return self.reason is not None
@@ -1288,7 +1289,8 @@ class OpenAIConnectionState:
             return
         problem = self._admission()
         if problem is not None and problem[1] == 3000 and self.fake.auth_failure == "http":
-            await conn.reject(401, refusal_body("openai", 401))
+            style = "azure" if conn.route.variant.startswith("azure") else "openai"
+            await conn.reject(401, refusal_body(style, 401))
             return
         offered = conn.subprotocols
         await conn.accept(subprotocol="realtime" if "realtime" in offered else None)
@@ -2085,10 +2087,11 @@ class OpenAIConnectionState:
                         await self._stream_call(resp, call, index)
                         index += 1
                 elif reply.text:
+                    text = self._within_limit(resp, reply.text)
                     if "audio" in resp.modalities:
-                        await self._stream_audio(resp, reply.text, index)
+                        await self._stream_audio(resp, text, index)
                     else:
-                        await self._stream_text(resp, reply.text, index)
+                        await self._stream_text(resp, text, index)
             await self._finish_response(resp)
         finally:
             self.responses.pop(resp.id, None)
@@ -2099,6 +2102,22 @@ class OpenAIConnectionState:
             await self.conn.checkpoint(MID_TOOL_CALL)
         await self.conn.checkpoint(RESPONSE_DONE)
 
+    @staticmethod
+    def _within_limit(resp: _Response, text: str) -> str:
+        """Cut `text` to ``max_output_tokens`` (text tokens, ~8 audio tokens a spoken word)."""
+        limit = resp.max_output_tokens
+        if not isinstance(limit, int) or isinstance(limit, bool):
+            return text
+        per_word = 8 if "audio" in resp.modalities else 0
+        words = text.split()
+        kept: list[str] = []
+        for word in words:
+            if text_tokens(" ".join([*kept, word])) + per_word * (len(kept) + 1) > limit:
+                resp.limited = True
+                break
+            kept.append(word)
+        return " ".join(kept)
+
     async def _finish_response(self, resp: _Response) -> None:
         if resp.is_cancelled():
             status = "cancelled"
@@ -2107,6 +2126,9 @@ class OpenAIConnectionState:
                 self.scenario_run.interrupted(resp.spoken)
         else:
             status, details = "completed", None
+            if resp.limited:
+                status = "incomplete"
+                details = {"type": "incomplete", "reason": "max_output_tokens"}
         cached = 0
         if resp.conversation:
             cached = self._prev_input_tokens // 64 * 64
@@ -2290,7 +2312,7 @@ class OpenAIConnectionState:
                 part={"type": "audio", "transcript": transcript},
             )
         )
-        item.wire["status"] = "incomplete" if resp.is_cancelled() else "completed"
+        item.wire["status"] = "incomplete" if resp.is_cancelled() or resp.limited else "completed"
         item.wire["content"] = [{"type": "output_audio", "transcript": transcript}]
         await self._close_item(resp, item, index)
 
@@ -2338,7 +2360,7 @@ class OpenAIConnectionState:
         await self._send(
             self._event("response.content_part.done", **ids, part={"type": "text", "text": full})
         )
-        item.wire["status"] = "incomplete" if resp.is_cancelled() else "completed"
+        item.wire["status"] = "incomplete" if resp.is_cancelled() or resp.limited else "completed"
         item.wire["content"] = [{"type": "output_text", "text": full}]
         await self._close_item(resp, item, index)
 
@@ -2377,7 +2399,7 @@ class OpenAIConnectionState:
             )
         )
         resp.out_text += text_tokens(sent)
-        item.wire["status"] = "incomplete" if resp.is_cancelled() else "completed"
+        item.wire["status"] = "incomplete" if resp.is_cancelled() or resp.limited else "completed"
         item.wire["arguments"] = sent
         self._calls[call_id] = call.name
         if resp.conversation and not resp.is_cancelled():
