@@ -7,7 +7,8 @@ Speak; the reply plays on the speaker. Start talking while it plays and the
 server cuts it off (barge-in): the session delivers `Interrupted` and this
 example clears its playback buffer at once, so the old reply stops mid-word.
 Use headphones, or the model will hear itself and interrupt its own replies.
-Ctrl+C ends the conversation (or ``--seconds N``).
+Ctrl+C ends the conversation (or ``--seconds N``, or ``--replies N``: after N
+complete replies have played).
 
 When sounddevice, PortAudio or an audio device is missing, the example says so
 in one line and exits with status 1.
@@ -41,6 +42,11 @@ class Player:
     def play(self, event: rt.AudioOut) -> None:
         with self._lock:
             self._pending.append((event.item_id, event.frame.to_mono().samples))
+
+    def pending_seconds(self) -> float:
+        """How long what is received but not played yet will take to play."""
+        with self._lock:
+            return sum(len(samples) for _, samples in self._pending) / self.sample_rate
 
     def clear(self) -> None:
         """Drop everything not played yet (barge-in)."""
@@ -90,7 +96,9 @@ def open_audio_device_library() -> Any:
     return sd
 
 
-async def converse(sd: Any, session: rt.RealtimeSession, seconds: float | None) -> None:
+async def converse(
+    sd: Any, session: rt.RealtimeSession, seconds: float | None, replies: int | None
+) -> None:
     in_rate = session.protocol.input_sample_rate  # record at the provider's rate: no resampling
     player = Player(session.protocol.output_sample_rate)
     send, receive = trio.open_memory_channel[rt.AudioFrame](50)
@@ -128,6 +136,7 @@ async def converse(sd: Any, session: rt.RealtimeSession, seconds: float | None) 
     )
     with microphone, speaker, trio.move_on_after(seconds if seconds else float("inf")):
         print("Listening. Speak now (Ctrl+C to stop).")
+        completed = 0
         async with trio.open_nursery() as nursery:
             nursery.start_soon(pump_microphone)
             nursery.start_soon(report_playback)
@@ -140,6 +149,11 @@ async def converse(sd: Any, session: rt.RealtimeSession, seconds: float | None) 
                         print("(interrupted: playback buffer cleared)")
                     case rt.Transcript(role=role, text=text, final=True):
                         print(f"{role}: {text}")
+                    case rt.ResponseDone(status="completed"):
+                        completed += 1
+                        if replies is not None and completed >= replies:
+                            await trio.sleep(player.pending_seconds() + 0.1)  # let it play out
+                            break
             nursery.cancel_scope.cancel()
 
 
@@ -153,12 +167,13 @@ def _offer(send: trio.MemorySendChannel[rt.AudioFrame], frame: rt.AudioFrame) ->
 async def main() -> None:
     p = parser("Microphone and speaker conversation with barge-in.")
     p.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
+    p.add_argument("--replies", type=int, default=None, help="stop after this many replies")
     args = p.parse_args()
     sd = open_audio_device_library()
     # The fake server paces its replies in real time here, as a live model would.
     async with provider_config(args.provider, fake=args.fake, speed=1.0) as config:
         async with rt.connect(config) as session:
-            await converse(sd, session, args.seconds)
+            await converse(sd, session, args.seconds, args.replies)
 
 
 if __name__ == "__main__":

@@ -353,8 +353,10 @@ def test_mic_and_speaker_conversation_with_barge_in(tmp_path: Path, provider: st
         "mic_and_speaker.py",
         "--provider",
         provider,
+        "--replies",
+        "1",  # the interrupted reply does not count: stop once the second one played
         "--seconds",
-        "9",
+        "40",
         cwd=tmp_path,
         env=stub_env(tmp_path, "ok"),
     )
