@@ -140,6 +140,7 @@ VOICE_APP_TESTS = """
 
 MODULE_MARKER_TESTS = """
     import pytest
+    import trio
 
     pytestmark = pytest.mark.fake_server(speed=40.0, record_messages=False)
 
@@ -153,6 +154,18 @@ MODULE_MARKER_TESTS = """
     async def test_closer_marker_wins(fake_server):
         assert fake_server.speed == 80.0
         assert fake_server.record_messages is False
+
+
+    @pytest.mark.fake_server(tls=True)
+    async def test_tls_option_serves_wss(fake_server):
+        assert fake_server.url.startswith("wss://127.0.0.1:")
+        context = fake_server.client_ssl_context()
+        with trio.fail_after(10):
+            stream = await trio.open_ssl_over_tcp_stream(
+                "127.0.0.1", fake_server.port, ssl_context=context
+            )
+            await stream.do_handshake()
+            await stream.aclose()
 """
 
 
@@ -171,10 +184,11 @@ def test_fixtures_in_a_trio_project(pytester: pytest.Pytester) -> None:
         test_doc_example=docstring_example(),
     )
     result = pytester.runpytest_subprocess("-v", timeout=RUN_TIMEOUT)
-    result.assert_outcomes(passed=10, failed=1)
+    result.assert_outcomes(passed=11, failed=1)
     result.stdout.fnmatch_lines(
         [
             "*test_doc_example.py::test_clock PASSED*",
+            "*test_module_marker.py::test_tls_option_serves_wss PASSED*",
             "*test_voice_app.py::test_gemini_turn_scripted_by_marker PASSED*",
             "*test_voice_app.py::test_server_is_stopped_after_its_test PASSED*",
             "*test_voice_app.py::test_openai_turn_scripted_in_the_test PASSED*",
