@@ -35,7 +35,10 @@ Our goal: ``ours`` within a few percent of ``bare`` (below 1.0x is better
 than the bare loop, possible because our transport hands messages over
 without trio-websocket's extra task switch per message). Peak RSS is that
 of the whole measuring process (interpreter and imports included: the SDK
-imports a lot), so compare it between clients, not against zero.
+imports a lot), so compare it between clients, not against zero; growth is
+how far it rose above the RSS at the start of the measured run, i.e. the
+memory the sessions and their buffers took (divide by the sessions for a
+per-session figure; Linux only, 0 elsewhere).
 
 The second table times single messages on our codec paths against the bare
 standard-library way, in microseconds (best of several runs): receiving an

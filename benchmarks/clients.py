@@ -72,6 +72,12 @@ class Result:
     chunks_in: int
     bytes_in: int
     maxrss_kib: int = 0
+    rss_before_kib: int = 0
+
+    @property
+    def rss_growth_kib(self) -> int:
+        """How far the peak RSS rose above the RSS at the start of the measured run."""
+        return max(0, self.maxrss_kib - self.rss_before_kib) if self.rss_before_kib else 0
 
     @property
     def session_seconds(self) -> float:
@@ -321,6 +327,16 @@ def run_client(
     return tally
 
 
+def _current_rss_kib() -> int:
+    """This process's resident set size now (Linux ``/proc``; 0 where unavailable)."""
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return pages * resource.getpagesize() // 1024
+
+
 def measure(
     client: str,
     provider: str,
@@ -339,6 +355,7 @@ def measure(
     if warmup:
         run_client(client, provider, port, 1, 10, timeout)
     gc.collect()
+    rss_before = _current_rss_kib()
     wall0 = time.perf_counter()
     cpu0 = time.process_time()
     tally = run_client(client, provider, port, sessions, chunks, timeout)
@@ -354,6 +371,7 @@ def measure(
         chunks_in=tally.chunks,
         bytes_in=tally.nbytes,
         maxrss_kib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        rss_before_kib=rss_before,
     )
     result.check()
     return result

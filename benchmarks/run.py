@@ -67,6 +67,11 @@ class Measurement:
         """Median peak RSS of the measuring process, MiB."""
         return statistics.median(r.maxrss_kib for r in self.runs) / 1024
 
+    @property
+    def rss_growth_mib(self) -> float:
+        """Median rise of the peak RSS during the measured run, MiB."""
+        return statistics.median(r.rss_growth_kib for r in self.runs) / 1024
+
 
 def sdk_available() -> bool:
     """Whether the official ``openai`` package (with its websocket extra) is importable."""
@@ -158,7 +163,7 @@ def format_table(
         lines.append("End to end: client CPU per session-second (both directions), median of runs")
         lines.append(
             f"{'provider':8} {'client':6} {'ms/sess-s':>10} {'min..max':>15} "
-            f"{'vs bare':>8} {'peak RSS':>9}"
+            f"{'vs bare':>8} {'peak RSS':>9} {'growth':>9}"
         )
         bare = {m.provider: m.median_ms for m in measurements if m.client == "bare" and m.runs}
         for m in measurements:
@@ -169,7 +174,7 @@ def format_table(
             ratio = f"{m.median_ms / base:7.2f}x" if base else f"{'-':>8}"
             lines.append(
                 f"{m.provider:8} {m.client:6} {m.median_ms:10.2f} {f'{lo:.2f}..{hi:.2f}':>15} "
-                f"{ratio:>8} {m.maxrss_mib:6.0f} MiB"
+                f"{ratio:>8} {m.maxrss_mib:5.0f} MiB {m.rss_growth_mib:5.1f} MiB"
             )
     if micro:
         if lines:
