@@ -9,6 +9,8 @@ talks to the embedded fake server, which "hears" what that voice says.
 
 from __future__ import annotations
 
+import sys
+
 import trio
 from _common import parser, provider_config
 
@@ -34,7 +36,10 @@ async def main() -> None:
         rt.write_wav("user.wav", speech)
         print(f"Synthesized {speech.duration:.1f} s of speech saying {args.say!r} into user.wav")
     else:
-        speech = rt.read_wav(args.input)  # any rate, mono or stereo
+        try:
+            speech = rt.read_wav(args.input)  # 16-bit PCM, any rate, mono or stereo
+        except (rt.AudioError, OSError) as exc:
+            sys.exit(f"wav_in_wav_out: cannot read {args.input}: {exc}")
         print(f"Read {speech.duration:.1f} s of audio from {args.input}")
 
     async with provider_config(args.provider, fake=args.fake) as config:

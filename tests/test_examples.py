@@ -94,6 +94,15 @@ def test_text_chat(tmp_path: Path, provider: str) -> None:
     assert_speech_wav(tmp_path / "reply.wav", 1.0)
 
 
+def test_text_chat_fake_even_with_a_key(tmp_path: Path) -> None:
+    env = clean_env(OPENAI_API_KEY="sk-must-not-be-used-or-shown")
+    proc = run_example("text_chat.py", "--fake", "Hi", cwd=tmp_path, env=env)
+    lines = ok(proc)
+    assert lines[0].startswith("Using the embedded fake openai server at ws://127.0.0.1:")
+    assert "assistant: You said: Hi. Thank you." in lines
+    assert "sk-must-not" not in proc.stdout + proc.stderr
+
+
 def test_text_chat_output_option(tmp_path: Path) -> None:
     lines = ok(run_example("text_chat.py", "Hi", "-o", "answer.wav", cwd=tmp_path))
     assert lines[-1].endswith("to answer.wav")
@@ -135,6 +144,17 @@ def test_wav_in_wav_out_with_a_given_file(tmp_path: Path) -> None:
     assert any(line.startswith("assistant: ") for line in lines)
     assert not (tmp_path / "user.wav").exists()
     assert_speech_wav(tmp_path / "answer.wav", 0.5)
+
+
+def test_wav_in_wav_out_with_a_file_that_is_not_a_wav(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not audio")
+    proc = run_example("wav_in_wav_out.py", "notes.txt", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "wav_in_wav_out: cannot read notes.txt: not a readable PCM WAV file: "
+        "file does not start with RIFF id"
+    ]
+    assert not (tmp_path / "reply.wav").exists()
 
 
 # --------------------------------------------------------------------------- tools
