@@ -49,7 +49,9 @@ microsecond per message is 0.05 ms per session-second.
 
 Options: ``--sessions N``, ``--seconds S``, ``--repeat R``, ``--quick`` (5
 sessions x 2 s, one run: a quick check, noisy), ``--provider``/``--client``
-(repeatable, to run a subset), ``--no-micro``, ``--in-process``.
+(repeatable, to run a subset), ``--no-micro``, ``--in-process``, and
+``--profile CLIENT:PROVIDER`` (e.g. ``ours:gemini``), which runs one client
+under cProfile instead and prints where its time goes.
 Nothing here is a pass/fail test: ``tests/test_benchmarks.py`` only keeps
 the machinery working.
 """

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import cProfile
 import importlib.util
 import json
+import pstats
 import statistics
 import subprocess
 import sys
@@ -18,7 +20,7 @@ from .clients import CLIENTS, Result
 from .loadserver import CHUNK_MS, LoadServer
 from .micro import MicroResult, run_micro
 
-__all__ = ["Measurement", "Options", "format_table", "main", "parse_args", "run"]
+__all__ = ["Measurement", "Options", "format_table", "main", "parse_args", "profile", "run"]
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,6 +37,7 @@ class Options:
     micro: bool = True
     micro_number: int = 20000
     in_process: bool = False
+    profile: tuple[str, str] | None = None
     timeout: float = 600.0
 
     @property
@@ -214,6 +217,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         help="measure in this process instead of a fresh one per run",
     )
     parser.add_argument(
+        "--profile",
+        metavar="CLIENT:PROVIDER",
+        help="instead of the benchmarks, run one client under cProfile (e.g. ours:gemini) "
+        "and print where its time goes",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=600.0, help="bound on one measured run (600 s)"
     )
     args = parser.parse_args(argv)
@@ -231,11 +240,51 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         opts.providers = tuple(args.provider)
     if args.client:
         opts.clients = tuple(args.client)
+    if args.profile:
+        client, _, provider = args.profile.partition(":")
+        if provider not in CLIENTS.get(client, ()):
+            parser.error(
+                "--profile takes CLIENT:PROVIDER, one of "
+                + ", ".join(f"{c}:{p}" for c, ps in CLIENTS.items() for p in ps)
+            )
+        opts.profile = (client, provider)
     if opts.sessions < 1 or opts.seconds <= 0 or opts.repeat < 1:
         parser.error("--sessions, --seconds and --repeat must be positive")
     return opts
 
 
+def profile(opts: Options, out: TextIO = sys.stdout, *, top: int = 30) -> pstats.Stats:
+    """Run ``opts.profile``'s client once in this process under cProfile; print the top functions.
+
+    cProfile counts every resumption of a coroutine as a call and slows
+    Python code more than C code, so read the ``tottime`` column for where the
+    time goes, not for absolute costs.
+    """
+    from .clients import run_client
+
+    assert opts.profile is not None
+    client, provider = opts.profile
+    with LoadServer(lifetime=opts.timeout * 2) as server:
+        run_client(client, provider, server.port, 1, 10, opts.timeout)  # warm-up
+        profiler = cProfile.Profile()
+        profiler.enable()
+        try:
+            run_client(client, provider, server.port, opts.sessions, opts.chunks, opts.timeout)
+        finally:
+            profiler.disable()
+    print(
+        f"cProfile of {client}/{provider}: {opts.sessions} sessions x {opts.chunks} chunks",
+        file=out,
+    )
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(top)
+    return stats
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m benchmarks [options]``."""
-    run(parse_args(argv))
+    opts = parse_args(argv)
+    if opts.profile is not None:
+        profile(opts)
+    else:
+        run(opts)

@@ -13,7 +13,15 @@ import pytest
 from benchmarks.clients import CLIENTS, Result, measure, run_client
 from benchmarks.loadserver import LoadServer, gemini_messages, openai_messages, pcm_chunk
 from benchmarks.micro import micro_cases, run_micro
-from benchmarks.run import Measurement, Options, format_table, parse_args, run, sdk_available
+from benchmarks.run import (
+    Measurement,
+    Options,
+    format_table,
+    parse_args,
+    profile,
+    run,
+    sdk_available,
+)
 
 PAIRS = [(client, provider) for client, providers in CLIENTS.items() for provider in providers]
 
@@ -164,8 +172,20 @@ def test_options_from_the_command_line() -> None:
     quick = parse_args(["--quick", "--provider", "gemini", "--client", "ours", "--no-micro"])
     assert (quick.sessions, quick.chunks, quick.repeat) == (5, 100, 1)
     assert (quick.providers, quick.clients, quick.micro) == (("gemini",), ("ours",), False)
+    assert parse_args(["--profile", "ours:gemini"]).profile == ("ours", "gemini")
     with pytest.raises(SystemExit):
         parse_args(["--sessions", "0"])
+    with pytest.raises(SystemExit):
+        parse_args(["--profile", "sdk:gemini"])
+
+
+def test_profile_names_our_functions() -> None:
+    out = io.StringIO()
+    opts = Options(sessions=2, seconds=0.1, profile=("ours", "openai"), timeout=60)
+    stats = profile(opts, out, top=5)
+    files = {path for path, _line, _name in stats.stats}  # type: ignore[attr-defined]
+    assert any(path.endswith("trio_realtime/session.py") for path in files)
+    assert out.getvalue().startswith("cProfile of ours/openai: 2 sessions x 5 chunks")
 
 
 def test_driver_runs_workers_and_alternates_order() -> None:
