@@ -8,6 +8,7 @@ a typed (not ``Unknown…``) class, and validate against the official SDK's
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import re
 import time
@@ -20,6 +21,8 @@ import pydantic
 import pytest
 import trio
 import trio_websocket
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openai.types.realtime import RealtimeServerEvent
 
 from trio_realtime.audio import AudioFrame
@@ -27,11 +30,12 @@ from trio_realtime.openai.codec import decode_server_event
 from trio_realtime.testing.faults import CloseAt
 from trio_realtime.testing.openai import (
     FakeOpenAI,
+    OpenAIConnectionState,
     g711_decode,
     g711_encode,
 )
 from trio_realtime.testing.scenario import PlannedToolCall, Scenario, Turn
-from trio_realtime.testing.server import FakeServer, open_fake_server
+from trio_realtime.testing.server import FakeServer, Route, open_fake_server
 from trio_realtime.testing.vad import EnergyVAD, SpeechStart, SpeechStop
 from trio_realtime.testing.voice import check_sequence, read_stamps, synthesize, user_utterance
 
@@ -1259,3 +1263,180 @@ async def test_max_output_tokens_cuts_the_reply_incomplete() -> None:
                 assert LONG_REPLY.startswith(text)
                 assert 0 < len(text) <= 40
                 assert done["output"][0]["status"] == "incomplete"
+
+
+# --------------------------------------------------------------------------- fuzzing
+
+_AUDIO = base64.b64encode(synthesize("ba", 24000).samples[:2400].astype("<i2").tobytes()).decode()
+_BASES: list[dict[str, Any]] = [
+    {
+        "type": "session.update",
+        "session": {
+            "type": "realtime",
+            "instructions": "x",
+            "output_modalities": ["text"],
+            "tools": [WEATHER],
+            "tool_choice": "auto",
+            "max_output_tokens": 200,
+            "audio": {
+                "input": {
+                    "format": {"type": "audio/pcm", "rate": 24000},
+                    "transcription": {"model": "whisper-1"},
+                    "turn_detection": {"type": "server_vad", "threshold": 0.5},
+                    "noise_reduction": {"type": "near_field"},
+                },
+                "output": {"voice": "alloy", "speed": 1.0},
+            },
+        },
+    },
+    {"type": "input_audio_buffer.append", "audio": _AUDIO},
+    {"type": "input_audio_buffer.commit"},
+    {"type": "input_audio_buffer.clear"},
+    {"type": "conversation.item.create", "item": user_text("get weather")},
+    {
+        "type": "conversation.item.create",
+        "item": {"type": "function_call_output", "call_id": "call_x", "output": "1"},
+        "previous_item_id": "root",
+    },
+    {
+        "type": "conversation.item.create",
+        "item": {"type": "function_call", "name": "get_weather", "arguments": "{}"},
+    },
+    {"type": "conversation.item.truncate", "item_id": "i", "content_index": 0, "audio_end_ms": 1},
+    {"type": "conversation.item.delete", "item_id": "i"},
+    {"type": "conversation.item.retrieve", "item_id": "i"},
+    {
+        "type": "response.create",
+        "response": {
+            "conversation": "none",
+            "input": [{"type": "item_reference", "id": "i"}, user_text("hi")],
+            "metadata": {"a": "b"},
+            "audio": {"output": {"voice": "ash"}},
+            "tools": [WEATHER],
+            "tool_choice": {"type": "function", "name": "get_weather"},
+            "output_modalities": ["audio"],
+        },
+    },
+    {"type": "response.create"},
+    {"type": "response.cancel", "response_id": "resp_x"},
+]
+
+
+def _json_values() -> st.SearchStrategy[Any]:
+    leaves = (
+        st.none()
+        | st.booleans()
+        | st.integers(-(10**6), 10**6)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(max_size=8)
+    )
+    return st.recursive(
+        leaves,
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+        ),
+        max_leaves=6,
+    )
+
+
+def _slots(value: Any) -> list[tuple[Any, Any]]:
+    out: list[tuple[Any, Any]] = []
+    if isinstance(value, dict):
+        for key, v in value.items():
+            out.append((value, key))
+            out.extend(_slots(v))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out.append((value, i))
+            out.extend(_slots(v))
+    return out
+
+
+@st.composite
+def _mutated_events(draw: st.DrawFn) -> dict[str, Any]:
+    event: dict[str, Any] = copy.deepcopy(draw(st.sampled_from(_BASES)))
+    for _ in range(draw(st.integers(0, 3))):
+        slots = _slots(event)
+        if not slots:
+            break
+        container, key = draw(st.sampled_from(slots))
+        action = draw(st.sampled_from(["replace", "delete", "add"]))
+        if action == "replace":
+            container[key] = draw(_json_values())
+        elif action == "delete":
+            del container[key]
+        elif isinstance(container, dict):
+            container[draw(st.text(max_size=6))] = draw(_json_values())
+    return event
+
+
+class _StubConnection:
+    """Just enough of the shell's FakeConnection to drive a handler without sockets."""
+
+    def __init__(self, messages: list[str]) -> None:
+        self.index = 1
+        self.scenario = Scenario()
+        self.speed = INF
+        self.route = Route("openai", "openai", "/v1/realtime")
+        self.query = {"model": "gpt-realtime"}
+        self.headers = {"authorization": "Bearer sk-test"}
+        self.subprotocols: tuple[str, ...] = ()
+        self.api_key = "sk-test"
+        self.state: dict[str, Any] = {}
+        self.sent: list[str] = []
+        self.closed: tuple[int, str] | None = None
+        self._messages = list(messages)
+
+    async def accept(self, *, subprotocol: str | None = None) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def send(self, message: str) -> None:
+        self.sent.append(message)
+        await trio.lowlevel.checkpoint()
+
+    async def checkpoint(self, name: str) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        self.closed = (code, reason)
+        await trio.lowlevel.checkpoint()
+
+    async def receive(self) -> str:
+        await trio.testing.wait_all_tasks_blocked()
+        if not self._messages:
+            raise trio_websocket.ConnectionClosed(trio_websocket.CloseReason(1000, None))
+        return self._messages.pop(0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_mutated_events(), min_size=1, max_size=6))
+def test_fuzzed_client_events_never_break_the_session(events: list[dict[str, Any]]) -> None:
+    probe = {"type": "session.update", "event_id": "probe", "session": {"type": "realtime"}}
+    messages = [json.dumps(e) for e in events] + [json.dumps(probe)]
+    conn = _StubConnection(messages)
+
+    async def main() -> None:
+        state = OpenAIConnectionState(FakeOpenAI(), conn)  # type: ignore[arg-type]
+        failure: BaseException | None = None
+        with trio.fail_after(20):
+            try:
+                await state.run()
+            except BaseException as exc:  # the stub ends the connection like a client leaving
+                failure = exc
+        assert failure is not None
+        assert _only_connection_closed(failure), failure
+
+    trio.run(main)
+    assert conn.closed is None
+    for text in conn.sent:
+        decoded = decode_server_event(text)
+        assert not type(decoded).__name__.startswith("Unknown")
+        SDK_EVENT.validate_json(text)
+    # The probe, sent last, was answered: the session survived everything before it.
+    assert json.loads(conn.sent[-1])["type"] == "session.updated"
+
+
+def _only_connection_closed(exc: BaseException) -> bool:
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_only_connection_closed(e) for e in exc.exceptions)
+    return isinstance(exc, trio_websocket.ConnectionClosed)
