@@ -28,8 +28,13 @@ How to read it
 The first table gives client CPU milliseconds per session-second (one second
 of audio each way in one session), the median over ``--repeat`` runs (the
 order of the clients alternates between runs), the lowest and highest run,
-and the ratio to ``bare`` measured in the same run: that ratio is the number
-that matters, since absolute numbers move with the machine. At 50 chunks a
+and the ratio to ``bare``: the median of the ratios to the bare run of the
+same repeat, which cancels most of the drift of a busy machine. That ratio
+is the number that matters, since absolute numbers move with the machine.
+``user ms`` is the user-space part of the CPU time, with its own ratio: the
+rest is the kernel's socket work, which is the same for every client in
+principle but the noisiest part of the measurement, so when the two ratios
+disagree, the user one says more about the Python code. At 50 chunks a
 second, 10 ms/session-second means one core carries about 100 sessions.
 Our goal: ``ours`` within a few percent of ``bare`` (below 1.0x is better
 than the bare loop, possible because our transport hands messages over

@@ -73,6 +73,8 @@ class Result:
     bytes_in: int
     maxrss_kib: int = 0
     rss_before_kib: int = 0
+    user_s: float = 0.0
+    sys_s: float = 0.0
 
     @property
     def rss_growth_kib(self) -> int:
@@ -88,6 +90,11 @@ class Result:
     def cpu_ms_per_session_second(self) -> float:
         """Client CPU per second of session (both directions)."""
         return self.cpu_s * 1000 / self.session_seconds
+
+    @property
+    def user_ms_per_session_second(self) -> float:
+        """The user-space part of `cpu_ms_per_session_second` (the kernel's is socket work)."""
+        return self.user_s * 1000 / self.session_seconds
 
     def check(self) -> None:
         """Raise `RuntimeError` unless every session got all of its audio."""
@@ -357,9 +364,11 @@ def measure(
     gc.collect()
     rss_before = _current_rss_kib()
     wall0 = time.perf_counter()
+    usage0 = resource.getrusage(resource.RUSAGE_SELF)
     cpu0 = time.process_time()
     tally = run_client(client, provider, port, sessions, chunks, timeout)
     cpu = time.process_time() - cpu0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     wall = time.perf_counter() - wall0
     result = Result(
         client=client,
@@ -372,6 +381,8 @@ def measure(
         bytes_in=tally.nbytes,
         maxrss_kib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         rss_before_kib=rss_before,
+        user_s=usage.ru_utime - usage0.ru_utime,
+        sys_s=usage.ru_stime - usage0.ru_stime,
     )
     result.check()
     return result

@@ -157,27 +157,45 @@ def run(opts: Options, out: TextIO = sys.stdout) -> tuple[list[Measurement], lis
     return measurements, micro
 
 
+def _paired_ratio(m: Measurement, base: Measurement, *, user: bool = False) -> float:
+    """Median over repeats of this client's CPU over bare's in the same repeat."""
+
+    def ms(r: Result) -> float:
+        return r.user_ms_per_session_second if user else r.cpu_ms_per_session_second
+
+    return statistics.median(ms(a) / ms(b) for a, b in zip(m.runs, base.runs, strict=False))
+
+
 def format_table(
     measurements: Sequence[Measurement], micro: Sequence[MicroResult], notes: Sequence[str] = ()
 ) -> str:
     """The report: CPU per session-second with ratios to bare, then the micro-benchmarks."""
     lines: list[str] = []
     if measurements:
-        lines.append("End to end: client CPU per session-second (both directions), median of runs")
         lines.append(
-            f"{'provider':8} {'client':6} {'ms/sess-s':>10} {'min..max':>15} "
-            f"{'vs bare':>8} {'peak RSS':>9} {'growth':>9}"
+            "End to end: client CPU ms per session-second (both directions), median of runs;"
         )
-        bare = {m.provider: m.median_ms for m in measurements if m.client == "bare" and m.runs}
+        lines.append("'vs bare' is the median of the ratios to bare measured in the same repeat")
+        lines.append(
+            f"{'provider':8} {'client':6} {'ms/sess-s':>10} {'min..max':>13} {'vs bare':>8} "
+            f"{'user ms':>8} {'vs bare':>8} {'peak RSS':>9} {'growth':>9}"
+        )
+        bare = {m.provider: m for m in measurements if m.client == "bare" and m.runs}
         for m in measurements:
             if not m.runs:
                 continue
             lo, hi = m.spread_ms
             base = bare.get(m.provider)
-            ratio = f"{m.median_ms / base:7.2f}x" if base else f"{'-':>8}"
+            user = statistics.median(r.user_ms_per_session_second for r in m.runs)
+            if base is not None:
+                ratio = f"{_paired_ratio(m, base):7.2f}x"
+                user_ratio = f"{_paired_ratio(m, base, user=True):7.2f}x"
+            else:
+                ratio = user_ratio = "-"
             lines.append(
-                f"{m.provider:8} {m.client:6} {m.median_ms:10.2f} {f'{lo:.2f}..{hi:.2f}':>15} "
-                f"{ratio:>8} {m.maxrss_mib:5.0f} MiB {m.rss_growth_mib:5.1f} MiB"
+                f"{m.provider:8} {m.client:6} {m.median_ms:10.2f} {f'{lo:.2f}..{hi:.2f}':>13} "
+                f"{ratio:>8} {user:8.2f} {user_ratio:>8} "
+                f"{m.maxrss_mib:5.0f} MiB {m.rss_growth_mib:5.1f} MiB"
             )
     if micro:
         if lines:

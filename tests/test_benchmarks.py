@@ -97,59 +97,39 @@ def test_result_check_reports_missing_audio() -> None:
         result.check()
 
 
-def test_table_gives_ratios_to_bare_of_the_same_provider() -> None:
-    def runs(client: str, provider: str, *cpu: float) -> Measurement:
+def test_table_gives_ratios_to_bare_of_the_same_repeat() -> None:
+    def runs(client: str, provider: str, user_share: float, *cpu: float) -> Measurement:
         # 1 session x 50 chunks = 1 session-second, so cpu_s * 1000 is ms/session-s.
         return Measurement(
             client,
             provider,
-            [Result(client, provider, 1, 50, c, 1.0, 50, 50 * 960, 2048, 1024) for c in cpu],
+            [
+                Result(client, provider, 1, 50, c, 1.0, 50, 50 * 960, 2048, 1024, c * user_share)
+                for c in cpu
+            ],
         )
 
     table = format_table(
         [
-            runs("bare", "openai", 0.010, 0.012, 0.011),
-            runs("ours", "openai", 0.0121, 0.0110, 0.0099),
-            runs("ours", "gemini", 0.005),
+            runs("bare", "openai", 0.5, 0.010, 0.012, 0.011),
+            runs("ours", "openai", 0.6, 0.0121, 0.0110, 0.0099),
+            runs("ours", "gemini", 0.5, 0.005),
         ],
         [],
         ["sdk: skipped"],
     )
     lines = table.splitlines()
-    assert lines[2].split() == [
-        "openai",
-        "bare",
-        "11.00",
-        "10.00..12.00",
-        "1.00x",
-        "2",
-        "MiB",
-        "1.0",
-        "MiB",
-    ]
-    assert lines[3].split() == [
-        "openai",
-        "ours",
-        "11.00",
-        "9.90..12.10",
-        "1.00x",
-        "2",
-        "MiB",
-        "1.0",
-        "MiB",
-    ]
+    header = lines[2].split()
+    assert header[:5] == ["provider", "client", "ms/sess-s", "min..max", "vs"]
+    row = ["openai", "bare", "11.00", "10.00..12.00", "1.00x", "5.50", "1.00x"]
+    assert lines[3].split() == [*row, "2", "MiB", "1.0", "MiB"]
+    # Same-repeat ratios 1.21, 0.917, 0.90: the median is 0.917, although the
+    # medians of the runs are equal. User time: 0.6 / 0.5 of that, 1.10.
+    row = ["openai", "ours", "11.00", "9.90..12.10", "0.92x", "6.60", "1.10x"]
+    assert lines[4].split() == [*row, "2", "MiB", "1.0", "MiB"]
     # No bare run for gemini: no ratio.
-    assert lines[4].split() == [
-        "gemini",
-        "ours",
-        "5.00",
-        "5.00..5.00",
-        "-",
-        "2",
-        "MiB",
-        "1.0",
-        "MiB",
-    ]
+    row = ["gemini", "ours", "5.00", "5.00..5.00", "-", "2.50", "-"]
+    assert lines[5].split() == [*row, "2", "MiB", "1.0", "MiB"]
     assert lines[-1] == "note: sdk: skipped"
 
 
