@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -1142,3 +1143,34 @@ async def test_other_input_rates_are_resampled() -> None:
             assert isinstance(end.audio_offset, m.Duration)
             # The offset is in input seconds, whatever the rate.
             assert end.audio_offset.seconds <= speech.duration + 0.05
+
+
+async def test_a_client_that_stops_reading_cannot_hold_the_connection_open() -> None:
+    long_reply = "Words and more words, going on and on. " * 10
+    scenario = Scenario(turns=[Turn(reply=long_reply)])
+    with trio.fail_after(20):
+        async with (
+            gemini_server(scenario=scenario, connection_lifetime=1.5, go_away_notice=0.5) as (
+                server,
+                fake,
+            ),
+            trio.open_nursery() as nursery,
+        ):
+            # A client with a tiny receive buffer and a one-message queue that
+            # never reads again: the server's sends block once the socket fills.
+            sock = trio.socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            await sock.connect(("127.0.0.1", server.port))
+            resource = server.gemini_url().split(str(server.port), 1)[1] + "?key=k"
+            ws = await trio_websocket.wrap_client_stream(
+                nursery, trio.SocketStream(sock), "127.0.0.1", resource, message_queue_size=1
+            )
+            await ws.send_message(json.dumps({"setup": {"model": MODEL}}))
+            await ws.send_message(json.dumps({"realtimeInput": {"text": "go"}}))
+            conn = await server.connection(1)
+            await conn.wait_closed()
+            record = fake.connections[0]
+            assert record.close_code == 1008
+            sent = [msg for msg in record.sent if isinstance(msg, m.ServerMessage)]
+            assert audio_chunks(sent)  # the reply was under way when the client stalled
+            nursery.cancel_scope.cancel()

@@ -151,6 +151,8 @@ _OUTPUT_RATE: Final = 24000
 _OUTPUT_MIME: Final = "audio/pcm;rate=24000"
 _AUDIO_TOKENS_PER_SECOND: Final = 25
 _MAX_CAPTURE_SECONDS: Final = 120
+_SEND_GRACE: Final = 2.0
+_INLINE_SYNTHESIS_CHARS: Final = 300
 
 # Known proto fields that the wire classes keep as JSON or do not model.
 _EXTRA_KNOWN: Final[dict[type, frozenset[str]]] = {
@@ -667,6 +669,7 @@ class _GeminiConnection:
         self.conn = conn
         self.record = record
         self.send_lock = trio.Lock()
+        self.sending: trio.CancelScope | None = None
         self.main_scope = trio.CancelScope()
         self.nursery: trio.Nursery | None = None
         self.vertex = conn.route.variant == "vertex"
@@ -701,12 +704,25 @@ class _GeminiConnection:
         self.record.sent.append(msg)
         return text if self.fake.text_frames else text.encode("utf-8")
 
+    async def _send_shielded(self, data: str | bytes) -> None:
+        # A message is never cut half-way by a cancellation (that would corrupt
+        # the stream), but a client that stopped reading cannot hold up the end
+        # of the connection for more than _SEND_GRACE seconds (`_abandon_sends`).
+        with trio.CancelScope(shield=True) as scope:
+            self.sending = scope
+            try:
+                await self.conn.send(data)
+            finally:
+                self.sending = None
+
+    def _abandon_sends(self) -> None:
+        if self.sending is not None:
+            self.sending.deadline = min(self.sending.deadline, trio.current_time() + _SEND_GRACE)
+
     async def send(self, msg: m.ServerMessage) -> None:
         """Send a message that belongs to no reply (or that ends one)."""
         async with self.send_lock:
-            data = self._encode(msg)
-            with trio.CancelScope(shield=True):
-                await self.conn.send(data)
+            await self._send_shielded(self._encode(msg))
 
     async def send_for(self, resp: _Response, build: Callable[[], m.ServerMessage]) -> bool:
         """Send a message of reply `resp`, unless the reply was cancelled meanwhile.
@@ -717,9 +733,7 @@ class _GeminiConnection:
         async with self.send_lock:
             if resp.cancelled:
                 return False
-            data = self._encode(build())
-            with trio.CancelScope(shield=True):
-                await self.conn.send(data)
+            await self._send_shielded(self._encode(build()))
         return True
 
     async def send_msg_for(self, resp: _Response, msg: m.ServerMessage) -> bool:
@@ -734,6 +748,7 @@ class _GeminiConnection:
             self.record.close_reason = reason
         if self.response is not None:
             self._cancel_response(self.response)
+        self._abandon_sends()
         async with self.send_lock:
             with trio.CancelScope(shield=True):
                 try:
@@ -746,6 +761,7 @@ class _GeminiConnection:
         try:
             await fn(*args)
         except (_Closed, *_GONE):
+            self._abandon_sends()
             self.main_scope.cancel()
 
     # ----------------------------------------------------------------- lifecycle
@@ -937,11 +953,14 @@ class _GeminiConnection:
         if not math.isfinite(lifetime):
             return
         notice = min(self.fake.go_away_notice, lifetime)
-        await trio.sleep(lifetime - notice)
-        await self.send(
-            m.ServerMessage(go_away=m.GoAway(time_left=m.Duration.from_seconds(notice)))
-        )
-        await trio.sleep(notice)
+        deadline = trio.current_time() + lifetime
+        await trio.sleep_until(deadline - notice)
+        # A client that stopped reading may block the goAway; the close comes anyway.
+        with trio.move_on_at(deadline):
+            await self.send(
+                m.ServerMessage(go_away=m.GoAway(time_left=m.Duration.from_seconds(notice)))
+            )
+        await trio.sleep_until(deadline)
         await self.close(1008, REASONS["go_away"])
 
     # ----------------------------------------------------------------- input
@@ -1307,7 +1326,11 @@ class _GeminiConnection:
                 lambda: m.ServerMessage(server_content=m.ServerContent(generation_complete=True)),
             )
             return
-        frame = synthesize(text, _OUTPUT_RATE)
+        if len(text) > _INLINE_SYNTHESIS_CHARS:
+            # Long replies take a while to synthesize: keep the server responsive.
+            frame = await trio.to_thread.run_sync(synthesize, text, _OUTPUT_RATE)
+        else:
+            frame = synthesize(text, _OUTPUT_RATE)
         n = round(_OUTPUT_RATE * self.fake.chunk_ms / 1000)
         samples = frame.samples
         count = max(1, -(-samples.shape[0] // n))
