@@ -1440,3 +1440,28 @@ def _only_connection_closed(exc: BaseException) -> bool:
     if isinstance(exc, BaseExceptionGroup):
         return all(_only_connection_closed(e) for e in exc.exceptions)
     return isinstance(exc, trio_websocket.ConnectionClosed)
+
+
+async def test_tool_schemas_are_checked() -> None:
+    odd = {
+        "type": "function",
+        "name": "lookup",
+        "parameters": {"type": "object", "properties": {"q": True}, "required": ["q"]},
+    }
+    with trio.fail_after(10):
+        async with fake() as (server, _), connect(server) as client:
+            await configure(client, tools=[odd], output_modalities=["text"])
+            await client.send(type="conversation.item.create", item=user_text("lookup please"))
+            await client.send(type="response.create")
+            events = await client.until("response.done")
+            call = next(e for e in events if e["type"] == "response.function_call_arguments.done")
+            assert json.loads(call["arguments"]) == {"q": "example"}
+            broken = {**WEATHER, "parameters": {"type": "object", "properties": True}}
+            await client.send(
+                type="session.update", session={"type": "realtime", "tools": [broken]}
+            )
+            err = (await client.until("error"))[-1]["error"]
+            assert err["code"] == "invalid_function_parameters"
+            assert err["message"] == (
+                "Invalid schema for function 'get_weather': true is not of type 'object'."
+            )

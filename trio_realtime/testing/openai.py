@@ -591,13 +591,71 @@ def _check_tools(value: Any, path: str) -> None:
             _str(t["name"], f"{p}.name")
             if "description" in t:
                 _str(t["description"], f"{p}.description", nullable=True)
-            if "parameters" in t:
-                _obj(t["parameters"], f"{p}.parameters", nullable=True)
+            if "parameters" in t and t["parameters"] is not None:
+                _check_schema(t["parameters"], t["name"], "")
         elif t["type"] == "mcp":
             if "server_label" not in t:
                 raise _missing(f"{p}.server_label")
         else:
             raise _bad_value(f"{p}.type", t["type"], ("function", "mcp"))
+
+
+def _check_schema(schema: Any, name: str, where: str) -> None:
+    """Check the parts of a function's JSON schema the service (and the fake) rely on."""
+
+    def bad(detail: str) -> Invalid:
+        at = f" at '{where}'" if where else ""
+        return Invalid(
+            "invalid_function_parameters",
+            f"Invalid schema for function '{name}'{at}: {detail}.",
+            "tools",
+        )
+
+    if isinstance(schema, bool) and where:
+        return  # true/false are schemas too
+    if not isinstance(schema, dict):
+        raise bad(f"{json.dumps(schema)} is not of type 'object', 'boolean'")
+    props = schema.get("properties")
+    if props is not None:
+        if not isinstance(props, dict):
+            raise bad(f"{json.dumps(props)} is not of type 'object'")
+        for key, sub in props.items():
+            _check_schema(sub, name, f"{where}/properties/{key}")
+    required = schema.get("required")
+    if required is not None and not (
+        isinstance(required, list) and all(isinstance(r, str) for r in required)
+    ):
+        raise bad(f"{json.dumps(required)} is not of type 'array' of strings")
+    items = schema.get("items")
+    if items is not None and not isinstance(items, dict | bool):
+        raise bad(f"{json.dumps(items)} is not of type 'object', 'boolean'")
+    if isinstance(items, dict):
+        _check_schema(items, name, f"{where}/items")
+    for key in ("anyOf", "oneOf", "allOf"):
+        options = schema.get(key)
+        if options is None:
+            continue
+        if not isinstance(options, list):
+            raise bad(f"{json.dumps(options)} is not of type 'array'")
+        for i, sub in enumerate(options):
+            _check_schema(sub, name, f"{where}/{key}/{i}")
+
+
+def _plain_schema(schema: Any) -> Any:
+    """`schema` with boolean subschemas replaced by ``{}`` (for `example_arguments`)."""
+    if isinstance(schema, bool):
+        return {}
+    if isinstance(schema, dict):
+        out = dict(schema)
+        if isinstance(out.get("properties"), dict):
+            out["properties"] = {k: _plain_schema(v) for k, v in out["properties"].items()}
+        if isinstance(out.get("items"), dict | bool):
+            out["items"] = _plain_schema(out["items"])
+        for key in ("anyOf", "oneOf", "allOf"):
+            if isinstance(out.get(key), list):
+                out[key] = [_plain_schema(v) for v in out[key]]
+        return out
+    return schema
 
 
 def _check_tool_choice(value: Any, path: str) -> None:
@@ -1423,7 +1481,7 @@ class OpenAIConnectionState:
         specs: list[ToolSpec] = []
         for tool in tools:
             if isinstance(tool, dict) and tool.get("type") == "function" and tool.get("name"):
-                params = tool.get("parameters")
+                params = _plain_schema(tool.get("parameters"))
                 specs.append(
                     ToolSpec(
                         str(tool["name"]),
