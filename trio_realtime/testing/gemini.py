@@ -1328,7 +1328,9 @@ class _GeminiConnection:
             return
         if len(text) > _INLINE_SYNTHESIS_CHARS:
             # Long replies take a while to synthesize: keep the server responsive.
-            frame = await trio.to_thread.run_sync(synthesize, text, _OUTPUT_RATE)
+            frame = await trio.to_thread.run_sync(
+                synthesize, text, _OUTPUT_RATE, abandon_on_cancel=True
+            )
         else:
             frame = synthesize(text, _OUTPUT_RATE)
         n = round(_OUTPUT_RATE * self.fake.chunk_ms / 1000)
