@@ -170,14 +170,21 @@ async def main() -> None:
     p.add_argument("--replies", type=int, default=None, help="stop after this many replies")
     args = p.parse_args()
     sd = open_audio_device_library()
-    # The fake server paces its replies in real time here, as a live model would.
-    async with provider_config(args.provider, fake=args.fake, speed=1.0) as config:
-        async with rt.connect(config) as session:
-            await converse(sd, session, args.seconds, args.replies)
+    failure = None
+    try:
+        # The fake server paces its replies in real time here, as a live model would.
+        async with provider_config(args.provider, fake=args.fake, speed=1.0) as config:
+            async with rt.connect(config) as session:
+                await converse(sd, session, args.seconds, args.replies)
+    except* sd.PortAudioError as group:  # e.g. the device refuses the sample rate
+        failure = group.exceptions[0]
+    if failure is not None:
+        sys.exit(f"mic_and_speaker: the audio device failed ({failure})")
 
 
 if __name__ == "__main__":
+    # Nurseries wrap exceptions in groups: `except*` finds Ctrl+C inside one too.
     try:
         trio.run(main)
-    except KeyboardInterrupt:
+    except* KeyboardInterrupt:
         print("Bye.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import runpy
+import signal
 import subprocess
 import sys
 import textwrap
@@ -246,6 +247,11 @@ STUB_SOUNDDEVICE = textwrap.dedent(
         pass
 
 
+    def _check_stream():
+        if MODE == "stream-fails":
+            raise PortAudioError("Invalid sample rate")
+
+
     def query_devices(device=None, kind=None):
         if MODE == "no-device":
             raise PortAudioError("Error querying device -1")
@@ -255,6 +261,7 @@ STUB_SOUNDDEVICE = textwrap.dedent(
     class _Stream:
         def __init__(self, samplerate, channels, dtype, callback, blocksize=0):
             assert channels == 1 and dtype == "int16"
+            _check_stream()
             self.rate = int(samplerate)
             self.n = blocksize or self.rate // 50
             self.callback = callback
@@ -350,6 +357,43 @@ def test_mic_and_speaker_without_audio_says_so_in_one_line(
 ) -> None:
     proc = run_example("mic_and_speaker.py", cwd=tmp_path, env=stub_env(tmp_path, mode))
     assert_one_line_failure(proc, says)
+
+
+def test_mic_and_speaker_device_failure_is_one_line(tmp_path: Path) -> None:
+    rt.write_wav(tmp_path / "mic.wav", rt.AudioFrame.silence(0.1, 24000))
+    proc = run_example("mic_and_speaker.py", cwd=tmp_path, env=stub_env(tmp_path, "stream-fails"))
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "mic_and_speaker: the audio device failed (Invalid sample rate)"
+    ]
+
+
+def test_mic_and_speaker_ctrl_c_ends_cleanly(tmp_path: Path) -> None:
+    rt.write_wav(tmp_path / "mic.wav", rt.AudioFrame.silence(0.5, 24000))
+    proc = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / "mic_and_speaker.py")],
+        cwd=tmp_path,
+        env=stub_env(tmp_path, "ok"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A background shell may have SIGINT ignored; Python then never raises
+        # KeyboardInterrupt. Give the child the default disposition.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("Using the embedded fake openai server")
+        assert proc.stdout.readline() == "Listening. Speak now (Ctrl+C to stop).\n"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 0, err
+    assert err == ""
+    assert out.splitlines()[-1] == "Bye."
 
 
 def test_mic_and_speaker_on_this_machine(tmp_path: Path) -> None:
