@@ -1465,3 +1465,20 @@ async def test_tool_schemas_are_checked() -> None:
             assert err["message"] == (
                 "Invalid schema for function 'get_weather': true is not of type 'object'."
             )
+
+
+async def test_transcription_can_arrive_during_the_reply() -> None:
+    speech = user_utterance("Is the shop open", 24000)
+    with trio.fail_after(15):
+        async with fake(speed=1.0, transcription_delay=0.3) as (server, _):
+            async with connect(server) as client:
+                await configure(
+                    client, audio={"input": {"transcription": {"model": "gpt-4o-transcribe"}}}
+                )
+                await client.append(speech)
+                events = await client.until("response.done")
+                kinds = types(events)
+                completed = kinds.index("conversation.item.input_audio_transcription.completed")
+                assert kinds.index("response.created") < completed
+                assert kinds.index("response.output_audio.delta") < completed
+                assert events[completed]["transcript"] == "Is the shop open"

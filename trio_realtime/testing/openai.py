@@ -1118,6 +1118,11 @@ class FakeOpenAI:
         max_session_seconds: after this many (real) seconds the session ends
             with close code 1001, as the service does after 60 minutes.
         voice: the default voice of new sessions.
+        transcription_delay: seconds (of scripted time, divided by the server's
+            speed) between committing a user turn and reporting its
+            transcription; the service takes about a second, so the transcript
+            usually arrives while the reply is already streaming. 0 (default)
+            reports it at once, before the reply starts.
     """
 
     def __init__(
@@ -1132,6 +1137,7 @@ class FakeOpenAI:
         chunk_ms: float = 100.0,
         max_session_seconds: float = 3600.0,
         voice: str = "alloy",
+        transcription_delay: float = 0.0,
     ) -> None:
         if auth_failure not in ("close", "http"):
             raise ConfigurationError(
@@ -1148,6 +1154,11 @@ class FakeOpenAI:
         self.chunk_ms = float(chunk_ms)
         self.max_session_seconds = float(max_session_seconds)
         self.voice = voice
+        if not transcription_delay >= 0:
+            raise ConfigurationError(
+                f"transcription_delay must be >= 0, got {transcription_delay!r}"
+            )
+        self.transcription_delay = float(transcription_delay)
         self.connections: list[OpenAIConnectionState] = []
 
     def key_accepted(self, key: str) -> bool:
@@ -1694,7 +1705,12 @@ class OpenAIConnectionState:
             reply = self.scenario_run.reply_to(item.said)
             await self._transcribe(item, reply.heard)
             return
-        await self._transcribe(item, self._peek_heard(item.said))
+        heard = self._peek_heard(item.said)
+        delay = self.fake.transcription_delay
+        if delay > 0 and self._paced() and self._nursery is not None:
+            self._nursery.start_soon(self._transcribe_later, item, heard, delay / self.speed)
+        else:
+            await self._transcribe(item, heard)
         if respond and self.active is None:
             await self._start_response({})
 
@@ -1704,6 +1720,10 @@ class OpenAIConnectionState:
         if i < len(turns) and turns[i].heard is not None:
             return str(turns[i].heard)
         return said
+
+    async def _transcribe_later(self, item: _Item, heard: str, seconds: float) -> None:
+        await trio.sleep(seconds)
+        await self._transcribe(item, heard)
 
     async def _transcribe(self, item: _Item, heard: str) -> None:
         config = self.session["audio"]["input"].get("transcription")
