@@ -1041,7 +1041,7 @@ class _Item:
     """A conversation item: its wire form (audio left out) plus what the fake knows."""
 
     wire: dict[str, Any]
-    audio: bytes = b""
+    audio: bytes | bytearray = b""
     bpm: int = 48
     said: str = ""
 
@@ -2327,6 +2327,7 @@ class OpenAIConnectionState:
         chunk_s = self.fake.chunk_ms / 1000.0
         spoken: list[str] = []
         audio = bytearray()
+        item.audio = audio  # grows as the deltas go out
         start = trio.current_time()
         head = (
             '{"type":"response.output_audio.delta","event_id":"%s","response_id":"'
@@ -2360,7 +2361,6 @@ class OpenAIConnectionState:
             async with self._send_lock:
                 await self.conn.send(text_frame)
             audio += chunk
-            item.audio = bytes(audio)
             self.audio_produced = True
             resp.out_audio = audio_tokens(len(audio) / item.bpm, output=True)
             resp.audio_s = len(audio) / item.bpm / 1000.0
