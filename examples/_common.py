@@ -11,9 +11,12 @@ from __future__ import annotations
 import argparse
 import math
 import os
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+
+import trio
 
 import trio_realtime as rt
 from trio_realtime.testing.scenario import Scenario
@@ -62,3 +65,21 @@ async def provider_config(
         url = server.openai_url if provider == "openai" else server.gemini_url()
         print(f"Using the embedded fake {provider} server at {server.url} (no API key set).")
         yield cls(url=url, api_key="fake-key", **options)
+
+
+def run(main: Callable[[], Awaitable[None]]) -> None:
+    """``trio.run(main)``; Ctrl+C ends quietly and trio_realtime's errors in one line.
+
+    A wrong key, an unknown model or a lost connection raises a
+    `trio_realtime.RealtimeError` whose message says what happened: the
+    example prints it and exits with status 1 instead of showing a traceback.
+    Nurseries wrap exceptions in groups, hence ``except*``.
+    """
+    name = os.path.basename(sys.argv[0])
+    try:
+        trio.run(main)
+    except* KeyboardInterrupt:
+        print("Bye.")
+    except* rt.RealtimeError as group:
+        message = " ".join(str(group.exceptions[0]).split())  # a refusal may quote a JSON body
+        sys.exit(f"{name}: {message}")

@@ -15,7 +15,7 @@ import struct
 import zlib
 
 import trio
-from _common import parser, provider_config
+from _common import parser, provider_config, run
 
 import trio_realtime as rt
 
@@ -91,4 +91,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    trio.run(main)
+    run(main)

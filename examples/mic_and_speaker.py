@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import trio
-from _common import parser, provider_config
+from _common import parser, provider_config, run
 
 import trio_realtime as rt
 
@@ -183,8 +183,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    # Nurseries wrap exceptions in groups: `except*` finds Ctrl+C inside one too.
-    try:
-        trio.run(main)
-    except* KeyboardInterrupt:
-        print("Bye.")
+    run(main)

@@ -7,8 +7,7 @@ Without an API key in the environment it talks to the embedded fake server.
 
 from __future__ import annotations
 
-import trio
-from _common import parser, provider_config
+from _common import parser, provider_config, run
 
 import trio_realtime as rt
 
@@ -46,4 +45,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    trio.run(main)
+    run(main)

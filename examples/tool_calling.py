@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import trio
-from _common import parser, provider_config
+from _common import parser, provider_config, run
 
 import trio_realtime as rt
 from trio_realtime.testing.scenario import PlannedToolCall, Reply, ReplyContext, Scenario
@@ -77,4 +77,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    trio.run(main)
+    run(main)

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import sys
 
-import trio
-from _common import parser, provider_config
+from _common import parser, provider_config, run
 
 import trio_realtime as rt
 from trio_realtime.testing.voice import split_frame, user_utterance
@@ -71,4 +70,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    trio.run(main)
+    run(main)

@@ -7,6 +7,7 @@ its working directory (where output files go), under a timeout.
 
 from __future__ import annotations
 
+import math
 import os
 import runpy
 import signal
@@ -19,6 +20,7 @@ import numpy as np
 import pytest
 
 import trio_realtime as rt
+from trio_realtime.testing import RefuseHandshake, open_fake_server
 from trio_realtime.testing.voice import user_utterance
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -76,6 +78,28 @@ def test_every_example_is_tested() -> None:
         "test_my_app.py",
     }
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
+
+
+def test_common_run_reports_a_library_error_in_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    monkeypatch.setattr(sys, "argv", ["text_chat.py"])
+    run = runpy.run_path(str(EXAMPLES / "_common.py"))["run"]
+
+    async def refused() -> None:
+        # The error leaves through the fake server's nursery, inside a group.
+        async with open_fake_server(speed=math.inf) as server:
+            server.inject(RefuseHandshake(401))
+            async with rt.connect(rt.OpenAIRealtime(url=server.openai_url, api_key="sk-x")):
+                pass  # pragma: no cover - the upgrade is refused
+
+    with pytest.raises(SystemExit) as info:
+        run(refused)
+    message = str(info.value.code)
+    assert message.startswith("text_chat.py: ")
+    assert "401" in message
+    assert "\n" not in message
 
 
 # --------------------------------------------------------------------------- text chat
