@@ -1473,7 +1473,9 @@ async def test_transcription_can_arrive_during_the_reply() -> None:
         async with fake(speed=1.0, transcription_delay=0.3) as (server, _):
             async with connect(server) as client:
                 await configure(
-                    client, audio={"input": {"transcription": {"model": "gpt-4o-transcribe"}}}
+                    client,
+                    audio={"input": {"transcription": {"model": "gpt-4o-transcribe"}}},
+                    include=["item.input_audio_transcription.logprobs"],
                 )
                 await client.append(speech)
                 events = await client.until("response.done")
@@ -1482,3 +1484,5 @@ async def test_transcription_can_arrive_during_the_reply() -> None:
                 assert kinds.index("response.created") < completed
                 assert kinds.index("response.output_audio.delta") < completed
                 assert events[completed]["transcript"] == "Is the shop open"
+                tokens = [p["token"] for p in events[completed]["logprobs"]]
+                assert "".join(tokens) == "Is the shop open"

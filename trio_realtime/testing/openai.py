@@ -1184,6 +1184,10 @@ def create_handler() -> FakeOpenAI:
     return FakeOpenAI()
 
 
+def _logprob(token: str) -> dict[str, Any]:
+    return {"token": token, "logprob": -0.0123, "bytes": list(token.encode("utf-8"))}
+
+
 def _mask_key(key: str) -> str:
     if len(key) <= 8:
         return "*" * len(key)
@@ -1734,7 +1738,14 @@ class OpenAIConnectionState:
         deltas = [w if i == 0 else " " + w for i, w in enumerate(words)]
         if model in ("whisper-1", "gpt-transcribe", "gpt-live-transcribe") and heard:
             deltas = [heard]
+        include = self.session.get("include") or []
+        logprobs = "item.input_audio_transcription.logprobs" in include
+        every: list[dict[str, Any]] = []
         for delta in deltas:
+            extra: dict[str, Any] = {}
+            if logprobs:
+                extra["logprobs"] = [_logprob(delta)]
+                every.extend(extra["logprobs"])
             await self._send(
                 self._event(
                     "conversation.item.input_audio_transcription.delta",
@@ -1742,6 +1753,7 @@ class OpenAIConnectionState:
                     content_index=0,
                     delta=delta,
                     obfuscation=self.ids.obfuscation(delta),
+                    **extra,
                 )
             )
         if model in ("whisper-1", "gpt-transcribe", "gpt-live-transcribe"):
@@ -1764,6 +1776,7 @@ class OpenAIConnectionState:
                 content_index=0,
                 transcript=heard,
                 usage=usage,
+                **({"logprobs": every} if logprobs else {}),
             )
         )
 
