@@ -36,6 +36,20 @@ client can observe:
   and malformed fields are answered with the service's ``error`` events and the
   session carries on.
 
+Usage::
+
+    from trio_realtime.testing.openai import FakeOpenAI
+    from trio_realtime.testing.scenario import Scenario, Turn
+    from trio_realtime.testing.server import open_fake_server
+
+    fake = FakeOpenAI(api_keys={"sk-test"}, transcription_delay=0.8)
+    script = Scenario([Turn(heard="what are your hours", reply="Nine to five.")])
+    async with open_fake_server(handlers={"openai": fake}, scenario=script) as server:
+        ...  # point the client at server.openai_url + "?model=gpt-realtime"
+    state = fake.connections[0]      # OpenAIConnectionState
+    state.received                   # every client event, parsed
+    state.items, state.session       # the conversation and the effective session
+
 Fault checkpoints fired (see `faults.MOMENTS`): ``before_setup``,
 ``after_setup``, ``user_speech``, ``mid_audio`` (after each audio delta),
 ``mid_tool_call`` (after a response that called tools), ``response_done``.
