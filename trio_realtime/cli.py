@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -138,15 +139,27 @@ def _run(fn: Callable[..., Awaitable[int | None]], *args: object) -> int:
     return status or 0
 
 
+async def _serve_until_signal(host: str, port: int, speed: float, tls: bool) -> int:
+    """Run the fake server until SIGINT (Ctrl+C) or SIGTERM; both stop it cleanly."""
+    from .testing.server import run_fake_server_cli
+
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run_fake_server_cli, host, port, speed, tls)
+            async for signum in signals:
+                print(f"stopped ({signal.Signals(signum).name}).", file=sys.stderr, flush=True)
+                nursery.cancel_scope.cancel()
+                break
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "fake-server":
-            from .testing.server import run_fake_server_cli
-
             speed = math.inf if args.speed == 0 else args.speed
-            return _run(run_fake_server_cli, args.host, args.port, speed, args.tls)
+            return _run(_serve_until_signal, args.host, args.port, speed, args.tls)
         if args.command == "demo":
             from .demo import run_demo
 

@@ -163,7 +163,7 @@ class HandshakeError(RealtimeError):
         """Build the right subclass for a refused upgrade with this HTTP status."""
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
         where = f" by {redact_url(url)}" if url else ""
-        snippet = redact_text(text.strip())
+        snippet = redact_text(" ".join(text.split()))
         if len(snippet) > 300:
             snippet = snippet[:300] + "…"
         detail = f": {snippet}" if snippet else "."

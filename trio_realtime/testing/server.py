@@ -1207,6 +1207,11 @@ async def run_fake_server_cli(host: str, port: int, speed: float, tls: bool) -> 
         missing = sorted({"openai", "gemini"} - set(server.handlers))
         if missing:
             lines.append(f"  (no fake behaviour installed yet for: {', '.join(missing)})")
-        lines.append(f"  Reply audio paced at {server.speed:g}x real time. Ctrl+C stops.")
+        pacing = (
+            f"paced at {server.speed:g}x real time"
+            if math.isfinite(server.speed)
+            else "sent as fast as possible"
+        )
+        lines.append(f"  Reply audio {pacing}. Ctrl+C stops.")
         print("\n".join(lines), flush=True)
         await trio.sleep_forever()
