@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import urllib.request
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
+import trio
 
-from benchmarks.clients import CLIENTS, Result, measure, run_client
+import trio_realtime as rt
+from benchmarks.clients import _TRIO_SESSIONS, CLIENTS, Result, _Tally, _url, measure, run_client
 from benchmarks.loadserver import LoadServer, gemini_messages, openai_messages, pcm_chunk
 from benchmarks.micro import micro_cases, run_micro
 from benchmarks.run import (
@@ -84,6 +87,62 @@ def test_each_client_moves_all_audio_both_ways(
     assert result.bytes_in == 14 * 960
     assert result.cpu_s > 0
     assert result.session_seconds == pytest.approx(0.28)
+
+
+class _CountSpawns(trio.abc.Instrument):
+    def __init__(self) -> None:
+        self.spawned = 0
+
+    def task_spawned(self, task: trio.lowlevel.Task) -> None:
+        self.spawned += 1
+
+
+@pytest.mark.parametrize("provider", ["openai", "gemini"])
+def test_our_hot_path_spawns_no_task_and_logs_nothing_per_chunk(
+    load_server: LoadServer, provider: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="trio_realtime")
+
+    def spawned(chunks: int) -> int:
+        counter = _CountSpawns()
+        tally = _Tally()
+
+        async def main() -> None:
+            with trio.fail_after(30):
+                await _TRIO_SESSIONS["ours", provider](
+                    _url(load_server.port, provider, chunks), chunks, tally
+                )
+
+        trio.run(main, instruments=[counter])
+        assert tally.chunks == chunks
+        return counter.spawned
+
+    assert spawned(3) == spawned(120)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == []
+
+
+async def test_received_audio_is_a_view_of_the_decoded_bytes(load_server: LoadServer) -> None:
+    config = rt.OpenAIRealtime(
+        url=_url(load_server.port, "openai", 2),
+        api_key="bench",
+        connection=rt.ConnectionOptions(ping_interval=None),
+    )
+    first: rt.AudioOut | None = None
+    with trio.fail_after(30):
+        async with rt.connect(config) as session:
+            async for event in session.events():
+                if isinstance(event, rt.AudioOut):
+                    first = event
+                    break
+            await session.send_audio(rt.AudioFrame.from_bytes(pcm_chunk(24000), 24000))
+            await session.send_audio(rt.AudioFrame.from_bytes(pcm_chunk(24000), 24000))
+    assert first is not None
+    samples = first.frame.samples
+    # np.frombuffer over the base64-decoded bytes: no second copy of the audio.
+    assert not samples.flags.owndata
+    base: object = samples.base
+    assert type(base) is bytes
+    assert samples.tobytes() == pcm_chunk(24000, 0)
 
 
 def test_run_client_rejects_an_unknown_pair(load_server: LoadServer) -> None:
