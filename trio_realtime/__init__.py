@@ -1,78 +1,229 @@
-"""Trio-native realtime speech-to-speech sessions with Gemini Live and OpenAI Realtime."""
+"""Trio-native realtime speech-to-speech sessions with Gemini Live and OpenAI Realtime.
 
-from ._config import ConnectionOptions
+Public names load on first use, so that importing the package (for example
+through the pytest plugin) costs almost nothing until a name is needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
-from .audio import AudioError, AudioFrame, Rechunker, Resampler, read_wav, write_wav
-from .errors import (
-    AuthenticationError,
-    ConfigurationError,
-    ConnectionLost,
-    HandshakeError,
-    ProtocolError,
-    RateLimitError,
-    RealtimeError,
-    ServerError,
-    SessionClosed,
-)
-from .events import (
-    AudioOut,
-    Event,
-    GoingAway,
-    InputCommitted,
-    Interrupted,
-    InvalidToolCall,
-    Reconnected,
-    ResponseDone,
-    ResponseStarted,
-    ResumptionUpdate,
-    ServerErrorEvent,
-    SessionReady,
-    SessionUpdated,
-    SpeechStarted,
-    SpeechStopped,
-    TextOut,
-    ToolCall,
-    ToolCallCancelled,
-    ToolSpec,
-    Transcript,
-    Usage,
-)
-from .gemini import GeminiLive
-from .openai import OpenAIRealtime
-from .session import RealtimeSession, SessionStatistics, connect
-from .tools import FunctionTool, ToolArgumentError, ToolContext, tool
+
+if TYPE_CHECKING:
+    from ._config import (
+        ConnectionOptions as ConnectionOptions,
+    )
+    from .audio import (
+        AudioError as AudioError,
+    )
+    from .audio import (
+        AudioFrame as AudioFrame,
+    )
+    from .audio import (
+        Rechunker as Rechunker,
+    )
+    from .audio import (
+        Resampler as Resampler,
+    )
+    from .audio import (
+        read_wav as read_wav,
+    )
+    from .audio import (
+        write_wav as write_wav,
+    )
+    from .errors import (
+        AuthenticationError as AuthenticationError,
+    )
+    from .errors import (
+        ConfigurationError as ConfigurationError,
+    )
+    from .errors import (
+        ConnectionLost as ConnectionLost,
+    )
+    from .errors import (
+        HandshakeError as HandshakeError,
+    )
+    from .errors import (
+        ProtocolError as ProtocolError,
+    )
+    from .errors import (
+        RateLimitError as RateLimitError,
+    )
+    from .errors import (
+        RealtimeError as RealtimeError,
+    )
+    from .errors import (
+        ServerError as ServerError,
+    )
+    from .errors import (
+        SessionClosed as SessionClosed,
+    )
+    from .events import (
+        AudioOut as AudioOut,
+    )
+    from .events import (
+        Event as Event,
+    )
+    from .events import (
+        GoingAway as GoingAway,
+    )
+    from .events import (
+        InputCommitted as InputCommitted,
+    )
+    from .events import (
+        Interrupted as Interrupted,
+    )
+    from .events import (
+        InvalidToolCall as InvalidToolCall,
+    )
+    from .events import (
+        Reconnected as Reconnected,
+    )
+    from .events import (
+        ResponseDone as ResponseDone,
+    )
+    from .events import (
+        ResponseStarted as ResponseStarted,
+    )
+    from .events import (
+        ResumptionUpdate as ResumptionUpdate,
+    )
+    from .events import (
+        ServerErrorEvent as ServerErrorEvent,
+    )
+    from .events import (
+        SessionReady as SessionReady,
+    )
+    from .events import (
+        SessionUpdated as SessionUpdated,
+    )
+    from .events import (
+        SpeechStarted as SpeechStarted,
+    )
+    from .events import (
+        SpeechStopped as SpeechStopped,
+    )
+    from .events import (
+        TextOut as TextOut,
+    )
+    from .events import (
+        ToolCall as ToolCall,
+    )
+    from .events import (
+        ToolCallCancelled as ToolCallCancelled,
+    )
+    from .events import (
+        ToolSpec as ToolSpec,
+    )
+    from .events import (
+        Transcript as Transcript,
+    )
+    from .events import (
+        Usage as Usage,
+    )
+    from .gemini import (
+        GeminiLive as GeminiLive,
+    )
+    from .openai import (
+        OpenAIRealtime as OpenAIRealtime,
+    )
+    from .session import (
+        RealtimeSession as RealtimeSession,
+    )
+    from .session import (
+        SessionStatistics as SessionStatistics,
+    )
+    from .session import (
+        connect as connect,
+    )
+    from .tools import (
+        FunctionTool as FunctionTool,
+    )
+    from .tools import (
+        ToolArgumentError as ToolArgumentError,
+    )
+    from .tools import (
+        ToolContext as ToolContext,
+    )
+    from .tools import (
+        tool as tool,
+    )
+
+_LAZY: dict[str, str] = {
+    "AudioError": ".audio",
+    "AudioFrame": ".audio",
+    "AudioOut": ".events",
+    "AuthenticationError": ".errors",
+    "ConfigurationError": ".errors",
+    "ConnectionLost": ".errors",
+    "ConnectionOptions": "._config",
+    "Event": ".events",
+    "FunctionTool": ".tools",
+    "GeminiLive": ".gemini",
+    "GoingAway": ".events",
+    "HandshakeError": ".errors",
+    "InputCommitted": ".events",
+    "Interrupted": ".events",
+    "InvalidToolCall": ".events",
+    "OpenAIRealtime": ".openai",
+    "ProtocolError": ".errors",
+    "RateLimitError": ".errors",
+    "RealtimeError": ".errors",
+    "RealtimeSession": ".session",
+    "Rechunker": ".audio",
+    "Reconnected": ".events",
+    "Resampler": ".audio",
+    "ResponseDone": ".events",
+    "ResponseStarted": ".events",
+    "ResumptionUpdate": ".events",
+    "ServerError": ".errors",
+    "ServerErrorEvent": ".events",
+    "SessionClosed": ".errors",
+    "SessionReady": ".events",
+    "SessionStatistics": ".session",
+    "SessionUpdated": ".events",
+    "SpeechStarted": ".events",
+    "SpeechStopped": ".events",
+    "TextOut": ".events",
+    "ToolArgumentError": ".tools",
+    "ToolCall": ".events",
+    "ToolCallCancelled": ".events",
+    "ToolContext": ".tools",
+    "ToolSpec": ".events",
+    "Transcript": ".events",
+    "Usage": ".events",
+    "connect": ".session",
+    "read_wav": ".audio",
+    "tool": ".tools",
+    "write_wav": ".audio",
+}
 
 __all__ = [
-    "ConnectionOptions",
-    "FunctionTool",
-    "GeminiLive",
-    "OpenAIRealtime",
-    "ToolArgumentError",
-    "ToolContext",
-    "tool",
-    "RealtimeSession",
-    "SessionStatistics",
-    "connect",
     "AudioError",
     "AudioFrame",
     "AudioOut",
-    "Rechunker",
-    "Resampler",
-    "read_wav",
-    "write_wav",
     "AuthenticationError",
     "ConfigurationError",
     "ConnectionLost",
+    "ConnectionOptions",
     "Event",
+    "FunctionTool",
+    "GeminiLive",
     "GoingAway",
     "HandshakeError",
     "InputCommitted",
     "Interrupted",
     "InvalidToolCall",
+    "OpenAIRealtime",
     "ProtocolError",
     "RateLimitError",
     "RealtimeError",
+    "RealtimeSession",
+    "Rechunker",
     "Reconnected",
+    "Resampler",
     "ResponseDone",
     "ResponseStarted",
     "ResumptionUpdate",
@@ -80,14 +231,34 @@ __all__ = [
     "ServerErrorEvent",
     "SessionClosed",
     "SessionReady",
+    "SessionStatistics",
     "SessionUpdated",
     "SpeechStarted",
     "SpeechStopped",
     "TextOut",
+    "ToolArgumentError",
     "ToolCall",
     "ToolCallCancelled",
+    "ToolContext",
     "ToolSpec",
     "Transcript",
     "Usage",
     "__version__",
+    "connect",
+    "read_wav",
+    "tool",
+    "write_wav",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
