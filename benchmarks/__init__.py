@@ -17,8 +17,8 @@ The clients (`benchmarks.clients`), each measured in a fresh process with
   session, ``json.loads`` + ``base64.b64decode`` + ``np.frombuffer`` per
   message in, ``base64.b64encode`` + ``json.dumps`` per message out.
 - ``ours``: ``trio_realtime.connect`` + ``send_audio`` + ``events()``.
-- ``sdk``: the official ``openai`` package (asyncio), OpenAI only; skipped
-  with a note when it is not installed.
+- ``sdk``: the official SDKs (asyncio): ``openai`` and ``google-genai``;
+  each is skipped with a note when it is not installed.
 
 Both providers are run: OpenAI Realtime (24 kHz in and out, JSON text
 frames) and Gemini Live (16 kHz in, 24 kHz out, JSON in binary frames).

@@ -12,9 +12,14 @@ numpy array, and ends when the server confirms it received all of the input.
   16 MiB messages, Trio's 64 KiB reads), not trio-websocket's defaults.
 - ``ours``: ``trio_realtime.connect`` with `AudioFrame` chunks through
   ``session.send_audio`` and `AudioOut` events from ``session.events()``.
-- ``sdk`` (OpenAI only): the official ``openai`` package (asyncio,
-  ``client.realtime.connect``), iterating the connection's parsed events and
-  sending with ``conn.input_audio_buffer.append``.
+- ``sdk``: the official packages (asyncio). OpenAI: ``openai``'s
+  ``client.realtime.connect``, iterating the connection's parsed events and
+  sending with ``conn.input_audio_buffer.append``. Gemini: ``google-genai``'s
+  ``client.aio.live.connect``, iterating ``session.receive()`` and sending
+  with ``session.send_realtime_input(audio=...)``; that SDK always dials
+  ``wss://``, so its WebSocket URL is pointed at the plain loopback server by
+  replacing two attributes of its API client (TLS would cost it CPU the
+  others do not pay).
 
 `measure` runs one client in this process and returns CPU seconds
 (`time.process_time`); ``python -m benchmarks.clients`` does it in a fresh
@@ -52,7 +57,7 @@ OPENAI_INPUT_RATE = 24000
 CLIENTS: dict[str, tuple[str, ...]] = {
     "bare": ("openai", "gemini"),
     "ours": ("openai", "gemini"),
-    "sdk": ("openai",),
+    "sdk": ("openai", "gemini"),
 }
 _MAX_MESSAGE = 16 * 1024 * 1024
 _QUEUE = 4096
@@ -249,11 +254,11 @@ def _ours_gemini(url: str, chunks: int, tally: _Tally) -> Awaitable[None]:
 # --------------------------------------------------------------------------- official SDK
 
 
-async def _sdk_openai(base_url: str, chunks: int, tally: _Tally) -> None:
+async def _sdk_openai(port: int, chunks: int, tally: _Tally) -> None:
     from openai import AsyncOpenAI
 
     pcm = pcm_chunk(OPENAI_INPUT_RATE)
-    client = AsyncOpenAI(api_key="bench", websocket_base_url=base_url)
+    client = AsyncOpenAI(api_key="bench", websocket_base_url=f"ws://127.0.0.1:{port}/v1")
     async with client.realtime.connect(
         model="gpt-realtime",
         extra_query={"chunks": str(chunks)},
@@ -282,6 +287,49 @@ async def _sdk_openai(base_url: str, chunks: int, tally: _Tally) -> None:
         finally:
             await task
     await client.close()
+
+
+async def _sdk_gemini(port: int, chunks: int, tally: _Tally) -> None:
+    from google import genai
+    from google.genai import types
+
+    pcm = pcm_chunk(GEMINI_INPUT_RATE)
+    client = genai.Client(api_key="bench")
+    api = client._api_client
+    for name in ("_websocket_base_url", "_websocket_ssl_ctx"):
+        if not hasattr(api, name):
+            raise RuntimeError(
+                f"google-genai's API client has no {name} any more: update the benchmark's "
+                "way of pointing the SDK at the ws:// load server"
+            )
+    # The SDK builds wss://<host>/ws/...; the load server reads chunks=N off the path.
+    base = f"ws://127.0.0.1:{port}/chunks={chunks}"
+    api._websocket_base_url = lambda http_options=None: base  # type: ignore[method-assign]
+    # Passed to websockets' connect: no TLS context for ws://, and no proxy.
+    api._websocket_ssl_ctx = {"proxy": None}
+    config = types.LiveConnectConfig(response_modalities=[types.Modality.AUDIO])
+    async with client.aio.live.connect(model="gemini-live", config=config) as session:
+
+        async def writer() -> None:
+            for _ in range(chunks):
+                await session.send_realtime_input(
+                    audio=types.Blob(data=pcm, mime_type="audio/pcm;rate=16000")
+                )
+
+        task = asyncio.create_task(writer())
+        try:
+            # Ends after the message with turnComplete.
+            async for message in session.receive():
+                content = message.server_content
+                if content is None or content.model_turn is None:
+                    continue
+                for part in content.model_turn.parts or ():
+                    if part.inline_data is not None and part.inline_data.data is not None:
+                        samples = np.frombuffer(part.inline_data.data, dtype="<i2")
+                        tally.chunks += 1
+                        tally.nbytes += samples.nbytes
+        finally:
+            await task
 
 
 # --------------------------------------------------------------------------- running
@@ -313,11 +361,11 @@ def run_client(
         raise ValueError(f"no {client!r} client for {provider!r}")
     tally = _Tally()
     if client == "sdk":
-        base = f"ws://127.0.0.1:{port}/v1"
+        one_sdk = _sdk_openai if provider == "openai" else _sdk_gemini
 
         async def sdk_main() -> None:
             async with asyncio.timeout(timeout):
-                await asyncio.gather(*(_sdk_openai(base, chunks, tally) for _ in range(sessions)))
+                await asyncio.gather(*(one_sdk(port, chunks, tally) for _ in range(sessions)))
 
         asyncio.run(sdk_main())
         return tally

@@ -15,11 +15,13 @@ OpenAI Realtime (any path not naming Gemini's service)
 Gemini Live (a path containing ``BidiGenerateContent``)
     (client ``setup``) -> ``setupComplete``, then N
     ``serverContent.modelTurn.parts[].inlineData`` audio chunks (20 ms of
-    24 kHz) while it counts N ``realtimeInput.audio`` messages, then
+    24 kHz) while it counts N ``realtimeInput`` (or, in proto JSON's other
+    spelling, ``realtime_input``) messages, then
     ``serverContent.turnComplete``. Every server message is JSON in a binary
     frame, as the real service sends it.
 
-N comes from the ``chunks`` query parameter of the URL. Every message is
+N comes from ``chunks=N`` in the URL: a query parameter, or a path segment
+for clients that build the path themselves (``/chunks=N/ws/…``). Every message is
 built once, up front, with our codecs (which also checks its shape); the
 deltas cycle through one second of distinct messages.
 
@@ -33,13 +35,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import selectors
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import numpy as np
 import trio
@@ -73,6 +77,7 @@ _DISTINCT = 1000 // CHUNK_MS
 _CONNECTION_LIMIT = 600.0
 _MAX_MESSAGE = 16 * 1024 * 1024
 _RESPONSE_ID = "resp_BenchLoadServer00001"
+_CHUNKS = re.compile(r"(?:^|[/?&])chunks=(\d+)(?:$|[/&])")
 _ITEM_ID = "item_BenchLoadServer00001"
 
 
@@ -227,11 +232,11 @@ class _Server:
 
     async def handle(self, request: WebSocketRequest) -> None:
         parts = urlsplit(request.path)
-        try:
-            chunks = int(parse_qs(parts.query).get("chunks", ["0"])[0])
-        except ValueError:
-            await request.reject(400, body=b"chunks must be an integer")
+        found = _CHUNKS.search(request.path)
+        if found is None:
+            await request.reject(400, body=b"say how many chunks: chunks=N in the query or path")
             return
+        chunks = int(found.group(1))
         ws = await request.accept()
         try:
             with trio.move_on_after(_CONNECTION_LIMIT):
@@ -244,16 +249,24 @@ class _Server:
                     await ws.get_message()
         except ConnectionClosed:
             pass
+        except BaseExceptionGroup as group:
+            # ConnectionClosed out of _stream's nursery; anything else is a bug.
+            _closed, rest = group.split(ConnectionClosed)
+            if rest is not None:
+                traceback.print_exception(rest, file=sys.stderr)
+        except Exception:
+            # One client's trouble must not take the server down: report it.
+            traceback.print_exc(file=sys.stderr)
 
     async def _stream(
         self,
         ws: WebSocketConnection,
         chunks: int,
         deltas: list[str] | list[bytes],
-        marker: str,
+        markers: tuple[str, ...],
         last: str | bytes,
     ) -> None:
-        """Send `chunks` deltas while counting `chunks` client messages with `marker`."""
+        """Send `chunks` deltas while counting `chunks` client messages with one of `markers`."""
         received = 0
         got_all = trio.Event()
 
@@ -261,7 +274,9 @@ class _Server:
             nonlocal received
             while received < chunks:
                 msg = await ws.get_message()
-                if isinstance(msg, str) and marker in msg:
+                if isinstance(msg, bytes):
+                    msg = msg.decode()
+                if any(marker in msg for marker in markers):
                     received += 1
             got_all.set()
 
@@ -283,7 +298,7 @@ class _Server:
         await ws.send_message(msgs["updated"])
         await ws.send_message(msgs["response"])
         await self._stream(
-            ws, chunks, msgs["deltas"], "input_audio_buffer.append", msgs["committed"]
+            ws, chunks, msgs["deltas"], ("input_audio_buffer.append",), msgs["committed"]
         )
 
     async def _gemini(self, ws: WebSocketConnection, chunks: int) -> None:
@@ -293,7 +308,9 @@ class _Server:
             await ws.aclose(1008, "expected setup")
             return
         await ws.send_message(msgs["setup_complete"])
-        await self._stream(ws, chunks, msgs["deltas"], "realtimeInput", msgs["turn_complete"])
+        # Proto JSON: the official SDK sends ``realtime_input``.
+        markers = ("realtimeInput", "realtime_input")
+        await self._stream(ws, chunks, msgs["deltas"], markers, msgs["turn_complete"])
 
 
 async def _watch_stdin(cancel: trio.CancelScope) -> None:

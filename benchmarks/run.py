@@ -76,12 +76,15 @@ class Measurement:
         return statistics.median(r.rss_growth_kib for r in self.runs) / 1024
 
 
-def sdk_available() -> bool:
-    """Whether the official ``openai`` package (with its websocket extra) is importable."""
-    return (
-        importlib.util.find_spec("openai") is not None
-        and importlib.util.find_spec("websockets") is not None
-    )
+def sdk_available(provider: str) -> bool:
+    """Whether the provider's official SDK (and the websockets package) is importable."""
+    if importlib.util.find_spec("websockets") is None:
+        return False
+    if provider == "gemini":
+        return importlib.util.find_spec("google") is not None and (
+            importlib.util.find_spec("google.genai") is not None
+        )
+    return importlib.util.find_spec("openai") is not None
 
 
 def _measure_in_worker(client: str, provider: str, port: int, opts: Options) -> Result:
@@ -125,9 +128,10 @@ def run(opts: Options, out: TextIO = sys.stdout) -> tuple[list[Measurement], lis
         if provider in CLIENTS[client]
     ]
     notes: list[str] = []
-    if any(c == "sdk" for c, _ in pairs) and not sdk_available():
-        pairs = [(c, p) for c, p in pairs if c != "sdk"]
-        notes.append("sdk: skipped, the openai package (with websockets) is not importable")
+    for provider in opts.providers:
+        if ("sdk", provider) in pairs and not sdk_available(provider):
+            pairs.remove(("sdk", provider))
+            notes.append(f"sdk {provider}: skipped, the official SDK is not importable")
     found = {pair: Measurement(*pair) for pair in pairs}
     measure = _measure_here if opts.in_process else _measure_in_worker
     print(

@@ -79,7 +79,7 @@ def test_load_server_refuses_a_non_numeric_chunk_count(load_server: LoadServer) 
 def test_each_client_moves_all_audio_both_ways(
     load_server: LoadServer, client: str, provider: str
 ) -> None:
-    if client == "sdk" and not sdk_available():
+    if client == "sdk" and not sdk_available(provider):
         pytest.skip("the openai package is not installed")
     result = measure(client, provider, load_server.port, sessions=2, chunks=7, timeout=60)
     assert (result.client, result.provider) == (client, provider)
@@ -146,8 +146,8 @@ async def test_received_audio_is_a_view_of_the_decoded_bytes(load_server: LoadSe
 
 
 def test_run_client_rejects_an_unknown_pair(load_server: LoadServer) -> None:
-    with pytest.raises(ValueError, match="no 'sdk' client for 'gemini'"):
-        run_client("sdk", "gemini", load_server.port, 1, 1, 10)
+    with pytest.raises(ValueError, match="no 'sdk' client for 'vertex'"):
+        run_client("sdk", "vertex", load_server.port, 1, 1, 10)
 
 
 def test_result_check_reports_missing_audio() -> None:
@@ -215,7 +215,7 @@ def test_options_from_the_command_line() -> None:
     with pytest.raises(SystemExit):
         parse_args(["--sessions", "0"])
     with pytest.raises(SystemExit):
-        parse_args(["--profile", "sdk:gemini"])
+        parse_args(["--profile", "sdk:vertex"])
 
 
 def test_profile_names_our_functions() -> None:
