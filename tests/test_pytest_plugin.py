@@ -141,6 +141,7 @@ VOICE_APP_TESTS = """
 MODULE_MARKER_TESTS = """
     import pytest
     import trio
+    import trio_realtime
 
     pytestmark = pytest.mark.fake_server(speed=40.0, record_messages=False)
 
@@ -166,6 +167,17 @@ MODULE_MARKER_TESTS = """
             )
             await stream.do_handshake()
             await stream.aclose()
+
+
+    @pytest.mark.fake_server(tls=True)
+    async def test_tls_configs_trust_the_fake_ca(openai_config):
+        assert openai_config.connection.ssl_context is not None
+        with trio.fail_after(10):
+            async with trio_realtime.connect(openai_config) as session:
+                await session.send_text("Hi")
+                async for event in session.events():
+                    if isinstance(event, trio_realtime.ResponseDone):
+                        break
 """
 
 
@@ -184,11 +196,12 @@ def test_fixtures_in_a_trio_project(pytester: pytest.Pytester) -> None:
         test_doc_example=docstring_example(),
     )
     result = pytester.runpytest_subprocess("-v", timeout=RUN_TIMEOUT)
-    result.assert_outcomes(passed=11, failed=1)
+    result.assert_outcomes(passed=12, failed=1)
     result.stdout.fnmatch_lines(
         [
             "*test_doc_example.py::test_clock PASSED*",
             "*test_module_marker.py::test_tls_option_serves_wss PASSED*",
+            "*test_module_marker.py::test_tls_configs_trust_the_fake_ca PASSED*",
             "*test_voice_app.py::test_gemini_turn_scripted_by_marker PASSED*",
             "*test_voice_app.py::test_server_is_stopped_after_its_test PASSED*",
             "*test_voice_app.py::test_openai_turn_scripted_in_the_test PASSED*",

@@ -275,3 +275,23 @@ async def test_slow_consumer_keeps_the_connection_alive_within_the_bound() -> No
                 seen = await until(session, rt.ResponseDone)
                 await session.send_text("still alive")
     assert isinstance(seen[-1], rt.ResponseDone)
+
+
+async def test_wss_with_a_private_ca() -> None:
+    with trio.fail_after(20):
+        async with open_fake_server(speed=math.inf, tls=True) as server:
+            assert server.openai_url.startswith("wss://")
+            trusting = rt.ConnectionOptions(
+                open_timeout=5,
+                close_timeout=2,
+                ping_interval=None,
+                ssl_context=server.client_ssl_context(),
+            )
+            async with session_on(server, connection=trusting) as session:
+                await session.send_text("Hello")
+                seen = await until(session, rt.ResponseDone)
+            assert any(isinstance(e, rt.AudioOut) for e in seen)
+            # The default context trusts only the system's CAs: the fake's is refused.
+            with pytest.raises(rt.HandshakeError):
+                async with rt.connect(config_for(server)):
+                    pass  # pragma: no cover

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import ssl
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
@@ -50,6 +51,9 @@ class ConnectionOptions:
         max_size: largest message accepted, in bytes (audio deltas can be large).
         max_queue: received events buffered for a slow consumer; past it the
             oldest audio is dropped (see the events and backpressure docs).
+        ssl_context: TLS settings for ``wss://`` URLs; `None` verifies certificates
+            against the system's trust store. Pass one that trusts a private CA
+            (the fake server's with ``tls=True``, a corporate proxy's).
         reconnect: when the provider can resume the session (Gemini with session
             resumption), move to a new connection on ``goAway`` or when the
             connection drops with a retryable close code.
@@ -62,6 +66,7 @@ class ConnectionOptions:
     max_size: int = 16 * 1024 * 1024
     max_queue: int = 4096
     reconnect: bool = True
+    ssl_context: ssl.SSLContext | None = attrs.field(default=None, repr=False, eq=False)
 
 
 class ProviderConfig(abc.ABC):

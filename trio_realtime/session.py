@@ -397,6 +397,7 @@ class RealtimeSession:
             async with open_connection(
                 url,
                 headers=headers,
+                ssl_context=opts.ssl_context,
                 open_timeout=opts.open_timeout,
                 ping_interval=opts.ping_interval,
                 ping_timeout=opts.ping_timeout,

@@ -91,11 +91,9 @@ registered, so projects that use ``--strict-markers`` accept it.
   share state: read recorded runs from ``fake_scenario``, not from the object
   given to the marker.
 * ``tls``: serve ``wss://`` with a certificate from a throwaway CA
-  (``fake_server.ca_path``, ``fake_server.client_ssl_context()``), for the
-  official ``openai`` / ``google-genai`` clients. ``trio_realtime.connect``
-  verifies certificates against the system's trust store, so
-  ``openai_config`` / ``gemini_config`` do not trust this CA: keep
-  ``tls=False`` (the default) for tests of trio_realtime sessions.
+  (``fake_server.ca_path``, ``fake_server.client_ssl_context()``), as the
+  official ``openai`` / ``google-genai`` clients need. ``openai_config`` /
+  ``gemini_config`` then carry an SSL context that trusts that CA.
 * ``**options``: ``host``, ``port``, ``handlers`` and the other keyword
   arguments of `FakeServer` (``max_message_size``, ``connect_timeout``,
   ``close_timeout``, ``keep_connections``, ``use_default_handlers``,
@@ -244,8 +242,13 @@ def _scenario_from(value: Any) -> Scenario:
     )
 
 
-def _connection_options() -> ConnectionOptions:
-    return ConnectionOptions(ping_interval=None, open_timeout=5, close_timeout=2)
+def _connection_options(server: FakeServer) -> ConnectionOptions:
+    return ConnectionOptions(
+        ping_interval=None,
+        open_timeout=5,
+        close_timeout=2,
+        ssl_context=server.client_ssl_context() if server.ca_path else None,
+    )
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -313,7 +316,9 @@ def openai_config(fake_server: FakeServer) -> OpenAIRealtime:
     from ..openai import OpenAIRealtime
 
     return OpenAIRealtime(
-        url=fake_server.openai_url, api_key=TEST_API_KEY, connection=_connection_options()
+        url=fake_server.openai_url,
+        api_key=TEST_API_KEY,
+        connection=_connection_options(fake_server),
     )
 
 
@@ -323,7 +328,9 @@ def gemini_config(fake_server: FakeServer) -> GeminiLive:
     from ..gemini import GeminiLive
 
     return GeminiLive(
-        url=fake_server.gemini_url(), api_key=TEST_API_KEY, connection=_connection_options()
+        url=fake_server.gemini_url(),
+        api_key=TEST_API_KEY,
+        connection=_connection_options(fake_server),
     )
 
 
