@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 import trio
+import trio_websocket
 
 import trio_realtime as rt
 from benchmarks.clients import _TRIO_SESSIONS, CLIENTS, Result, _Tally, _url, measure, run_client
@@ -87,6 +88,23 @@ def test_each_client_moves_all_audio_both_ways(
     assert result.bytes_in == 14 * 960
     assert result.cpu_s > 0
     assert result.session_seconds == pytest.approx(0.28)
+
+
+async def test_load_server_survives_a_client_leaving_mid_stream(load_server: LoadServer) -> None:
+    with trio.fail_after(30):
+        async with trio_websocket.open_websocket_url(
+            _url(load_server.port, "openai", 400), message_queue_size=8
+        ) as ws:
+            assert json.loads(await ws.get_message())["type"] == "session.created"
+            await ws.send_message('{"type":"session.update","session":{"type":"realtime"}}')
+            assert json.loads(await ws.get_message())["type"] == "session.updated"
+            assert json.loads(await ws.get_message())["type"] == "response.created"
+            delta = json.loads(await ws.get_message())
+            assert delta["type"] == "response.output_audio.delta"
+        # Gone after 1 of 400 chunks; the next client is served in full.
+        tally = _Tally()
+        await _TRIO_SESSIONS["bare", "openai"](_url(load_server.port, "openai", 3), 3, tally)
+    assert (tally.chunks, tally.nbytes) == (3, 3 * 960)
 
 
 class _CountSpawns(trio.abc.Instrument):
