@@ -6,12 +6,21 @@ import abc
 import ssl
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 import attrs
 
+from .errors import ConfigurationError
 from .events import RealtimeProtocol, ToolSpec
 
-__all__ = ["ConnectionOptions", "HasToolSpec", "ProviderConfig", "tool_spec", "tool_specs"]
+__all__ = [
+    "ConnectionOptions",
+    "check_common",
+    "HasToolSpec",
+    "ProviderConfig",
+    "tool_spec",
+    "tool_specs",
+]
 
 
 @runtime_checkable
@@ -37,6 +46,27 @@ def tool_spec(tool: ToolSpec | HasToolSpec) -> ToolSpec:
 def tool_specs(tools: Sequence[ToolSpec | HasToolSpec] | None) -> list[ToolSpec]:
     """`tool_spec` over a sequence (``None`` -> empty list)."""
     return [tool_spec(t) for t in tools or ()]
+
+
+def check_common(model: object, tools: Sequence[ToolSpec | HasToolSpec], url: str | None) -> None:
+    """Validate what every provider configuration has: a model, tools, a URL override.
+
+    Raises:
+        ConfigurationError: the model is empty, a tool is not a tool, or the
+            URL is not a ``ws://``/``wss://`` URL with a host.
+    """
+    if not isinstance(model, str) or not model.strip():
+        raise ConfigurationError(f"model must be a non-empty string, got {model!r}.")
+    try:
+        tool_specs(tools)
+    except TypeError as exc:
+        raise ConfigurationError(str(exc)) from None
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("ws", "wss") or not parts.netloc:
+            raise ConfigurationError(
+                f"url must be a ws:// or wss:// URL with a host, got {url.split('?', 1)[0]!r}."
+            )
 
 
 @attrs.define(kw_only=True)

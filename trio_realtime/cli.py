@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import trio
 
+from ._groups import reraise, single_exception
 from .errors import RealtimeError
 
 __all__ = ["main"]
@@ -115,27 +116,14 @@ def _has_key(provider: str) -> bool:
     return bool(os.environ.get("GOOGLE_API_KEY") or os.environ.get("GEMINI_API_KEY"))
 
 
-def _leaf(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
-    """The single exception a group stands for, if it stands for one."""
-    leaves: list[BaseException] = []
-    stack: list[BaseException] = [group]
-    while stack:
-        exc = stack.pop()
-        if isinstance(exc, BaseExceptionGroup):
-            stack.extend(exc.exceptions)
-        else:
-            leaves.append(exc)
-    return leaves[0] if len(leaves) == 1 else None
-
-
 def _run(fn: Callable[..., Awaitable[int | None]], *args: object) -> int:
     try:
         status = trio.run(fn, *args)
     except BaseExceptionGroup as group:
-        leaf = _leaf(group)
+        leaf = single_exception(group)
         if leaf is None:
             raise
-        raise leaf from None
+        reraise(leaf)
     return status or 0
 
 

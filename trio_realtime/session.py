@@ -20,6 +20,7 @@ import attrs
 import trio
 
 from ._config import ProviderConfig, tool_specs
+from ._groups import reraise, single_exception
 from .audio import AudioFrame, Resampler
 from .errors import (
     ConnectionLost,
@@ -893,26 +894,6 @@ class RealtimeSession:
             raise ConnectionLost("The connection ended before the session was ready.")
 
 
-def _collapse(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
-    """The one exception a group stands for, or `None` when it holds several real errors."""
-    leaves: list[BaseException] = []
-
-    def walk(e: BaseException) -> None:
-        if isinstance(e, BaseExceptionGroup):
-            for sub in e.exceptions:
-                walk(sub)
-        else:
-            leaves.append(e)
-
-    walk(group)
-    real = [e for e in leaves if not isinstance(e, trio.Cancelled)]
-    if len(real) == 1:
-        return real[0]
-    if not real and leaves:
-        return leaves[0]
-    return None
-
-
 @asynccontextmanager
 async def connect(config: ProviderConfig) -> AsyncIterator[RealtimeSession]:
     """Open a realtime session: ``async with trio_realtime.connect(config) as session``.
@@ -951,8 +932,8 @@ async def connect(config: ProviderConfig) -> AsyncIterator[RealtimeSession]:
                 with trio.CancelScope(shield=True):
                     await session._shutdown(graceful=graceful)
     except BaseExceptionGroup as group:
-        to_raise = _collapse(group)
+        to_raise = single_exception(group)
         if to_raise is None:
             raise
     if to_raise is not None:
-        raise to_raise
+        reraise(to_raise)

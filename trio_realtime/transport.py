@@ -54,6 +54,7 @@ import wsproto.utilities
 from trio_websocket import ConnectionClosed, ConnectionRejected, WebSocketConnection
 from wsproto.connection import ConnectionState
 
+from ._groups import reraise, single_exception
 from .errors import (
     ConfigurationError,
     ConnectionLost,
@@ -813,36 +814,6 @@ def _check_knobs(
         raise ConfigurationError(f"max_queue must be at least 1 message, not {max_queue!r}.")
 
 
-def _unwrap_group(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
-    """The one exception to raise for a group out of our nursery, if there is one."""
-    leaves: list[BaseException] = []
-
-    def walk(exc: BaseException) -> None:
-        if isinstance(exc, BaseExceptionGroup):
-            for sub in exc.exceptions:
-                walk(sub)
-        else:
-            leaves.append(exc)
-
-    walk(group)
-    real = [exc for exc in leaves if not isinstance(exc, trio.Cancelled)]
-    if len(real) == 1:
-        return real[0]
-    if not real and leaves:
-        return leaves[0]
-    return None
-
-
-def _reraise(exc: BaseException) -> NoReturn:
-    """Raise `exc` again without making the group it came from its context."""
-    context = exc.__context__
-    try:
-        raise exc
-    finally:
-        exc.__context__ = context
-        del exc, context
-
-
 @asynccontextmanager
 async def _connection_scope(
     url: str,
@@ -891,11 +862,11 @@ async def _connection_scope(
                 await conn._close(1000, "")
                 nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:
-        to_raise = _unwrap_group(group)
+        to_raise = single_exception(group)
         if to_raise is None:
             raise
     if to_raise is not None:
-        _reraise(to_raise)
+        reraise(to_raise)
 
 
 def open_connection(

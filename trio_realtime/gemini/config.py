@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import attrs
 
-from .._config import ConnectionOptions, HasToolSpec, ProviderConfig, tool_specs
+from .._config import ConnectionOptions, HasToolSpec, ProviderConfig, check_common, tool_specs
 from .._wire import NOT_GIVEN
 from ..errors import ConfigurationError, ProtocolError
 from ..events import ToolSpec
@@ -173,19 +173,7 @@ class GeminiLive(ProviderConfig):
     connection: ConnectionOptions = attrs.field(factory=lambda: _default_connection())
 
     def __attrs_post_init__(self) -> None:
-        if not isinstance(self.model, str) or not self.model.strip():
-            raise ConfigurationError(f"model must be a non-empty string, got {self.model!r}.")
-        try:
-            tool_specs(self.tools)
-        except TypeError as exc:
-            raise ConfigurationError(str(exc)) from None
-        if self.url is not None:
-            parts = urlsplit(self.url)
-            if parts.scheme not in ("ws", "wss") or not parts.netloc:
-                raise ConfigurationError(
-                    "url must be a ws:// or wss:// URL with a host, "
-                    f"got {self.url.split('?', 1)[0]!r}."
-                )
+        check_common(self.model, self.tools, self.url)
 
     # ------------------------------------------------------------------ endpoint
 

@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import attrs
 
-from .._config import ConnectionOptions, HasToolSpec, ProviderConfig, tool_specs
+from .._config import ConnectionOptions, HasToolSpec, ProviderConfig, check_common, tool_specs
 from .._wire import NOT_GIVEN, NotGiven
 from ..errors import ConfigurationError, ProtocolError
 from ..events import ToolSpec
@@ -150,19 +150,7 @@ class OpenAIRealtime(ProviderConfig):
     connection: ConnectionOptions = attrs.field(factory=ConnectionOptions)
 
     def __attrs_post_init__(self) -> None:
-        if not isinstance(self.model, str) or not self.model.strip():
-            raise ConfigurationError(f"model must be a non-empty string, got {self.model!r}.")
-        try:
-            tool_specs(self.tools)
-        except TypeError as exc:
-            raise ConfigurationError(str(exc)) from None
-        if self.url is not None:
-            parts = urlsplit(self.url)
-            if parts.scheme not in ("ws", "wss") or not parts.netloc:
-                raise ConfigurationError(
-                    "url must be a ws:// or wss:// URL with a host, "
-                    f"got {self.url.split('?', 1)[0]!r}."
-                )
+        check_common(self.model, self.tools, self.url)
         if self.azure_endpoint is not None:
             parts = urlsplit(self.azure_endpoint)
             if parts.scheme not in ("https", "http", "wss", "ws") or not parts.netloc:
