@@ -31,7 +31,7 @@ class Options:
 
     sessions: int = 20
     seconds: float = 10.0
-    repeat: int = 3
+    repeat: int = 5
     providers: tuple[str, ...] = ("openai", "gemini")
     clients: tuple[str, ...] = ("bare", "ours", "sdk")
     micro: bool = True
@@ -218,13 +218,15 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="CPU benchmarks of trio_realtime against a bare trio-websocket loop "
-        "and the official openai SDK (see benchmarks/__init__.py for how to read them).",
+        "and the official SDKs (see benchmarks/__init__.py for how to read them).",
     )
-    parser.add_argument("--sessions", type=int, default=20, help="concurrent sessions (20)")
-    parser.add_argument("--seconds", type=float, default=10.0, help="audio per session (10)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per client (3)")
+    parser.add_argument("--sessions", type=int, help="concurrent sessions (20; --quick: 5)")
+    parser.add_argument("--seconds", type=float, help="audio per session (10; --quick: 2)")
+    parser.add_argument("--repeat", type=int, help="runs per client (5; --quick: 1)")
     parser.add_argument(
-        "--quick", action="store_true", help="a fast check: 5 sessions x 2 s, 1 run, short micro"
+        "--quick",
+        action="store_true",
+        help="a fast, noisy check: 5 sessions x 2 s, 1 run, short micro-benchmarks",
     )
     parser.add_argument(
         "--provider", action="append", choices=("openai", "gemini"), help="only this provider"
@@ -248,16 +250,15 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         "--timeout", type=float, default=600.0, help="bound on one measured run (600 s)"
     )
     args = parser.parse_args(argv)
-    opts = Options(
-        sessions=args.sessions,
-        seconds=args.seconds,
-        repeat=args.repeat,
-        micro=not args.no_micro,
-        in_process=args.in_process,
-        timeout=args.timeout,
-    )
+    opts = Options(micro=not args.no_micro, in_process=args.in_process, timeout=args.timeout)
     if args.quick:
         opts.sessions, opts.seconds, opts.repeat, opts.micro_number = 5, 2.0, 1, 2000
+    if args.sessions is not None:
+        opts.sessions = args.sessions
+    if args.seconds is not None:
+        opts.seconds = args.seconds
+    if args.repeat is not None:
+        opts.repeat = args.repeat
     if args.provider:
         opts.providers = tuple(args.provider)
     if args.client:

@@ -226,8 +226,10 @@ def test_micro_cases_agree_and_time() -> None:
 def test_options_from_the_command_line() -> None:
     opts = parse_args(["--sessions", "3", "--seconds", "1.5", "--repeat", "2"])
     assert (opts.sessions, opts.chunks, opts.repeat) == (3, 75, 2)
+    assert (parse_args([]).sessions, parse_args([]).chunks, parse_args([]).repeat) == (20, 500, 5)
     quick = parse_args(["--quick", "--provider", "gemini", "--client", "ours", "--no-micro"])
     assert (quick.sessions, quick.chunks, quick.repeat) == (5, 100, 1)
+    assert parse_args(["--quick", "--sessions", "2"]).sessions == 2
     assert (quick.providers, quick.clients, quick.micro) == (("gemini",), ("ours",), False)
     assert parse_args(["--profile", "ours:gemini"]).profile == ("ours", "gemini")
     with pytest.raises(SystemExit):
