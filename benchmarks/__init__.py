@@ -54,9 +54,11 @@ microsecond per message is 0.05 ms per session-second.
 
 Options: ``--sessions N``, ``--seconds S``, ``--repeat R`` (default 5),
 ``--quick`` (5 sessions x 2 s, one run: a quick check, noisy; options given
-with it win), ``--provider``/``--client`` (repeatable, to run a subset), ``--no-micro``, ``--in-process``, and
-``--profile CLIENT:PROVIDER`` (e.g. ``ours:gemini``), which runs one client
-under cProfile instead and prints where its time goes.
+with it win), ``--provider``/``--client`` (repeatable, to run a subset),
+``--no-micro``, ``--in-process``, and ``--profile CLIENT:PROVIDER`` (e.g.
+``ours:gemini``), which runs one client under cProfile instead and prints
+where its time goes.
+
 Nothing here is a pass/fail test: ``tests/test_benchmarks.py`` only keeps
 the machinery working.
 """
