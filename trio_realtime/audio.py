@@ -133,6 +133,27 @@ class AudioFrame:
         return cls(arr, sample_rate, channels)
 
     @classmethod
+    def from_pcm16_mono(cls, data: bytes | bytearray, sample_rate: int) -> AudioFrame:
+        """Wrap mono little-endian PCM16 bytes from a decoder, without copying.
+
+        The receive path's constructor: `sample_rate` is trusted (a decoder's
+        constant), so only the byte count is checked.
+
+        Raises:
+            AudioError: `data` holds an odd number of bytes.
+        """
+        if len(data) & 1:
+            raise AudioError(
+                f"PCM16 data must hold a whole number of samples (2 bytes each), "
+                f"got {len(data)} bytes"
+            )
+        frame = object.__new__(cls)
+        object.__setattr__(frame, "samples", np.frombuffer(data, dtype=_LE_INT16))
+        object.__setattr__(frame, "sample_rate", sample_rate)
+        object.__setattr__(frame, "channels", 1)
+        return frame
+
+    @classmethod
     def from_float(cls, array: npt.ArrayLike, sample_rate: int, channels: int = 1) -> AudioFrame:
         """Convert float samples in [-1, 1] to 16-bit PCM.
 

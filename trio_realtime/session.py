@@ -151,7 +151,7 @@ class RealtimeSession:
         self._audio: deque[str] = deque()
         self._writer_lot = trio.lowlevel.ParkingLot()
         self._audio_space = trio.lowlevel.ParkingLot()
-        self._writer_idle = trio.Event()
+        self._writer_idle = trio.lowlevel.ParkingLot()
         self._resampler: Resampler | None = None
         self._resampler_key: tuple[int, int] | None = None
         self._pending_audio: list[AudioFrame] = []
@@ -520,6 +520,12 @@ class RealtimeSession:
         self._writer_lot.unpark_all()
 
     async def _writer(self) -> None:
+        try:
+            await self._write_loop()
+        finally:
+            self._writer_idle.unpark_all()
+
+    async def _write_loop(self) -> None:
         control, audio = self._control, self._audio
         while True:
             conn = self._conn
@@ -533,9 +539,9 @@ class RealtimeSession:
             else:
                 if self._ended:
                     return
-                self._writer_idle.set()
+                if self._writer_idle:
+                    self._writer_idle.unpark_all()
                 await self._writer_lot.park()
-                self._writer_idle = trio.Event()
                 continue
             try:
                 await conn.send(msg)
@@ -860,7 +866,7 @@ class RealtimeSession:
                     # Let the writer send what commands already queued.
                     while (self._control or self._audio) and not self._ended:
                         self._writer_lot.unpark_all()
-                        await self._writer_idle.wait()
+                        await self._writer_idle.park()
         finally:
             self._closed = True
             for scope, _rid in self._tool_scopes.values():

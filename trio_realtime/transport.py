@@ -69,6 +69,15 @@ __all__ = ["Connection", "open_connection"]
 
 log = logging.getLogger("trio_realtime.transport")
 
+#: trio-websocket's runtime failures, mapped to ours in one place.
+_RUNTIME_ERRORS = (
+    ConnectionClosed,
+    # trio-websocket #175: wsproto already knows the peer is closing.
+    wsproto.utilities.LocalProtocolError,
+    trio.BrokenResourceError,
+    trio.ClosedResourceError,
+)
+
 MessageHandler = Callable[[str | bytes], None]
 CloseHandler = Callable[[RealtimeError | None], None]
 
@@ -286,8 +295,13 @@ class Connection:
         if ws is None or self._local_close or self._ended.is_set():
             await trio.lowlevel.checkpoint()
             self._raise_ended()
-        with self._map_exceptions():
+        # The hot path: the same mapping as `_map_exceptions`, inline (a
+        # generator-based context manager costs ~1 µs per message).
+        try:
             await ws.send_message(message)
+        except _RUNTIME_ERRORS as exc:
+            err = self._ended_error(exc)
+            raise err from err.__cause__
 
     async def receive(self) -> str | bytes:
         """Return the next received message, in order.
@@ -469,13 +483,7 @@ class Connection:
         """The one place where trio-websocket's runtime exceptions become ours."""
         try:
             yield
-        except (
-            ConnectionClosed,
-            # trio-websocket #175: wsproto already knows the peer is closing.
-            wsproto.utilities.LocalProtocolError,
-            trio.BrokenResourceError,
-            trio.ClosedResourceError,
-        ) as exc:
+        except _RUNTIME_ERRORS as exc:
             err = self._ended_error(exc)
             raise err from err.__cause__
 

@@ -23,6 +23,7 @@ import cattrs
 
 from .._wire import (
     NOT_GIVEN,
+    NotGiven,
     decode_json,
     encode_json,
     make_converter,
@@ -209,7 +210,15 @@ def decode_server_message(data: str | bytes | bytearray) -> ServerMessageType:
         ProtocolError: the frame is not a JSON object, or a known field is
             malformed (the message names its path, e.g. ``$.serverContent.turnComplete``).
     """
-    value = decode_json(data, what="Gemini server message")
+    return decode_server_value(decode_json(data, what="Gemini server message"))
+
+
+def decode_server_value(value: dict[str, Any]) -> ServerMessageType:
+    """`decode_server_message` for a frame already parsed from JSON.
+
+    Raises:
+        ProtocolError: a known field is malformed (the message names its path).
+    """
     fast = _fast_audio(value)
     if fast is not None:
         return fast
@@ -234,13 +243,14 @@ def encode_server_message(msg: ServerMessageType) -> str:
     return encode_json(converter.unstructure(msg))
 
 
-def _fast_audio(value: dict[str, Any]) -> m.ServerMessage | None:
-    """Decode the common audio-chunk frame directly, or return None to take the slow path.
+def audio_parts(value: dict[str, Any]) -> tuple[str | NotGiven, list[tuple[str, bytes]]] | None:
+    """The role and ``(mimeType, data)`` pairs of an audio-only model-turn frame.
 
     Matches exactly ``{"serverContent": {"modelTurn": {"parts": [{"inlineData":
     {"mimeType": str, "data": str}}, …], "role"?: str}}}`` with standard
-    base64; anything else goes through the converter, which gives the same
-    result.
+    base64 (decoded once, here); anything else returns `None` and takes the
+    converter's path, which gives the same result. This is the receive hot
+    path: one such frame per audio chunk.
     """
     if len(value) != 1:
         return None
@@ -256,7 +266,7 @@ def _fast_audio(value: dict[str, Any]) -> m.ServerMessage | None:
         return None
     if role is not NOT_GIVEN and type(role) is not str:
         return None
-    out: list[m.Part] = []
+    out: list[tuple[str, bytes]] = []
     for part in parts:
         if type(part) is not dict or len(part) != 1:
             return None
@@ -268,12 +278,25 @@ def _fast_audio(value: dict[str, Any]) -> m.ServerMessage | None:
         if type(mime) is not str or type(text) is not str:
             return None
         try:
-            raw = binascii.a2b_base64(text, strict_mode=True)
+            out.append((mime, binascii.a2b_base64(text, strict_mode=True)))
         except binascii.Error:
             return None
-        out.append(m.Part(inline_data=m.Blob(mime_type=mime, data=raw)))
+    return role, out
+
+
+def _fast_audio(value: dict[str, Any]) -> m.ServerMessage | None:
+    """Build the message of an audio-only frame directly (see `audio_parts`)."""
+    found = audio_parts(value)
+    if found is None:
+        return None
+    role, parts = found
     return m.ServerMessage(
-        server_content=m.ServerContent(model_turn=m.Content(role=role, parts=out))
+        server_content=m.ServerContent(
+            model_turn=m.Content(
+                role=role,
+                parts=[m.Part(inline_data=m.Blob(mime_type=mime, data=raw)) for mime, raw in parts],
+            )
+        )
     )
 
 

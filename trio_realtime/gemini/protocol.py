@@ -50,9 +50,9 @@ import functools
 import json
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from .._wire import NOT_GIVEN, NotGiven
+from .._wire import NOT_GIVEN, NotGiven, decode_json
 from ..audio import AudioError, AudioFrame
 from ..errors import ProtocolError
 from ..events import (
@@ -88,7 +88,7 @@ from ..events import (
     Usage,
 )
 from . import messages as m
-from .codec import converter, decode_server_message, encode_client_message
+from .codec import audio_parts, converter, decode_server_value, encode_client_message
 
 if TYPE_CHECKING:
     from .config import GeminiLive
@@ -112,6 +112,7 @@ def _local(message: str) -> ProtocolError:
     return ProtocolError(message, side="local")
 
 
+@functools.lru_cache(maxsize=64)
 @functools.lru_cache(maxsize=64)
 def _audio_rate(mime: str) -> int | None:
     """The sample rate of a raw PCM MIME type, or None when it is not raw PCM audio."""
@@ -240,7 +241,14 @@ class GeminiProtocol(RealtimeProtocol):
             ProtocolError: the frame is malformed, or content arrived before
                 ``setupComplete``.
         """
-        msg = decode_server_message(data)
+        value = decode_json(data, what="Gemini server message")
+        if self._state != "idle":
+            # The hot path: an audio chunk of the turn in progress (or of one
+            # being dropped), without building the five message objects.
+            found = audio_parts(value)
+            if found is not None:
+                return self._fast_audio(value, found[1]) if self._state == "active" else []
+        msg = decode_server_value(value)
         if isinstance(msg, m.UnknownServerMessage):
             return self._unknown(msg)
         events: list[Event] = []
@@ -288,6 +296,28 @@ class GeminiProtocol(RealtimeProtocol):
             events.append(
                 GoingAway(
                     time_left=left.seconds if not isinstance(left, NotGiven) else None, raw=msg
+                )
+            )
+        return events
+
+    def _fast_audio(self, value: dict[str, Any], parts: list[tuple[str, bytes]]) -> list[Event]:
+        events: list[Event] = []
+        for mime, data in parts:
+            rate = _audio_rate(mime)
+            if rate is None:
+                continue  # not raw PCM audio (e.g. an image); kept in `raw` only
+            try:
+                frame = AudioFrame.from_pcm16_mono(data, rate)
+            except AudioError as exc:
+                raise ProtocolError(
+                    f"The Gemini server sent unusable audio in {self._response_id}: {exc}."
+                ) from None
+            events.append(
+                AudioOut(
+                    frame=frame,
+                    response_id=self._response_id,
+                    generation=self._generation,
+                    raw=value,
                 )
             )
         return events
@@ -422,7 +452,7 @@ class GeminiProtocol(RealtimeProtocol):
             if rate is None:
                 return  # not raw PCM audio (e.g. an image); kept in `raw` only
             try:
-                frame = AudioFrame.from_bytes(blob.data, rate)
+                frame = AudioFrame.from_pcm16_mono(blob.data, rate)
             except AudioError as exc:
                 raise ProtocolError(
                     f"The Gemini server sent unusable audio in {self._response_id}: {exc}."

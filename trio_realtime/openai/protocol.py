@@ -498,7 +498,7 @@ class OpenAIProtocol(RealtimeProtocol):
                 return []
             response.audio = True
         try:
-            frame = AudioFrame.from_bytes(ev.delta, SAMPLE_RATE)
+            frame = AudioFrame.from_pcm16_mono(ev.delta, SAMPLE_RATE)
         except AudioError as exc:
             raise ProtocolError(
                 f"The server sent output audio that is not 16-bit PCM: {exc}.", raw=ev.event_id
