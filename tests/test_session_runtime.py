@@ -403,3 +403,30 @@ async def test_fatal_error_before_ready_fails_connect_at_once() -> None:
     assert info.value.code == "bad_voice"
     assert info.value.fatal
     assert str(info.value) == "The provider refused the session: Unknown voice 'nope'."
+
+
+async def test_reading_buffered_events_still_lets_other_tasks_run() -> None:
+    async def script(ws: trio_websocket.WebSocketConnection, received: list[Any]) -> None:
+        await ready_then(ws, received)
+        for seq in range(40):
+            await ws.send_message(json.dumps({"type": "audio", "response_id": "r1", "seq": seq}))
+
+    ran_at: list[int] = []
+    with trio.fail_after(10):
+        async with toy_server(script) as (url, _received, _codes):
+            async with checked(ToyConfig(url)) as session:
+                assert isinstance(await session.next_event(), rt.SessionReady)
+                await wait_for(lambda: session.statistics().events_buffered >= 40)
+                read = 0
+                async with trio.open_nursery() as nursery:
+
+                    async def other() -> None:
+                        ran_at.append(read)
+
+                    nursery.start_soon(other)
+                    while read < 40:
+                        await session.next_event()
+                        read += 1
+    # The other task ran while the 40 buffered events were being read.
+    assert ran_at
+    assert ran_at[0] < 40

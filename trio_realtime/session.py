@@ -71,6 +71,9 @@ MIN_CHUNK_MS = 20
 MAX_CHUNK_MS = 100
 #: Input audio chunks queued for the writer before `send_audio` waits.
 MAX_AUDIO_QUEUE = 50
+#: `events()` yields to the scheduler at least once per this many events,
+#: even when they are all buffered already.
+_YIELD_EVERY = 8
 #: Close codes after which a resumable session moves to a new connection.
 RETRYABLE_CLOSE_CODES = frozenset({1001, 1006, 1011, 1012, 1013, 1014})
 
@@ -144,8 +147,10 @@ class RealtimeSession:
         # Received side.
         self._events: deque[Event] = deque()
         self._events_lot = trio.lowlevel.ParkingLot()
+        self._overflow_at = max_queue
         self._ready = trio.Event()
         self._reading = False
+        self._unyielded = 0
         # Sending side.
         self._control: deque[str] = deque()
         self._audio: deque[str] = deque()
@@ -211,11 +216,18 @@ class RealtimeSession:
                     ):
                         self.stats.stale_audio_dropped += 1
                         continue
+                    self._unyielded += 1
+                    if self._unyielded >= _YIELD_EVERY:
+                        # A consumer that never waits still lets other tasks run.
+                        self._unyielded = 0
+                        await trio.lowlevel.cancel_shielded_checkpoint()
                     return ev
                 if self._ended:
                     if self._failure is not None and not self._closing:
                         raise self._failure
                     raise _EndOfEvents
+                self._unyielded = 0
+                self._overflow_at = self._max_queue
                 await self._events_lot.park()
         finally:
             self._reading = False
@@ -277,7 +289,7 @@ class RealtimeSession:
                         )
                     self._ready.set()
             events.append(ev)
-        if len(events) > self._max_queue:
+        if len(events) > self._overflow_at:
             self._overflow()
         self.stats.events_buffered = len(events)
         self._events_lot.unpark_all()
@@ -295,12 +307,14 @@ class RealtimeSession:
         """Past `max_queue` buffered events, drop the oldest stale-able ones.
 
         Audio and partial transcripts lose their worth with time (the final
-        transcript repeats the whole text), so they go first, oldest first.
-        Every other event is kept; if even those exceed twice the bound, the
-        application has stopped reading and the session fails.
+        transcript repeats the whole text), so they go first, oldest first,
+        down to three quarters of the bound, so that the scan runs once per
+        quarter of the bound rather than once per message. Every other event
+        is kept; if even those exceed twice the bound, the application has
+        stopped reading and the session fails.
         """
         events = self._events
-        excess = len(events) - self._max_queue
+        excess = len(events) - self._max_queue * 3 // 4
         kept: list[Event] = []
         dropped_audio = dropped_text = 0
         for ev in events:
@@ -326,6 +340,7 @@ class RealtimeSession:
             self.stats.overflow_partials_dropped += dropped_text
             events.clear()
             events.extend(kept)
+        self._overflow_at = max(self._max_queue, len(events) + max(1, self._max_queue // 4))
         if len(events) > 2 * self._max_queue:
             self._fail(
                 RealtimeError(
