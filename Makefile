@@ -33,6 +33,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
+	cd examples && ../$(BIN)/mypy --strict .
 
 demo: $(STAMP)
 	$(BIN)/trio-realtime demo
