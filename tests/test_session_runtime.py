@@ -430,3 +430,27 @@ async def test_reading_buffered_events_still_lets_other_tasks_run() -> None:
     # The other task ran while the 40 buffered events were being read.
     assert ran_at
     assert ran_at[0] < 40
+
+
+async def test_aclose_from_another_task_ends_the_event_loop_quietly() -> None:
+    async def script(ws: trio_websocket.WebSocketConnection, received: list[Any]) -> None:
+        await ready_then(ws, received)
+
+    seen: list[Any] = []
+    with trio.fail_after(10):
+        async with toy_server(script) as (url, received, codes):
+            async with checked(ToyConfig(url)) as session, trio.open_nursery() as nursery:
+
+                async def reader() -> None:
+                    async for event in session.events():
+                        seen.append(event)
+                    seen.append("ended")
+
+                nursery.start_soon(reader)
+                await session.send_text("bye")  # queued before the close: still sent
+                await session.aclose()
+                await session.aclose()  # idempotent
+            await wait_for(lambda: bool(codes))
+    assert seen[-1] == "ended"
+    assert {"type": "text", "text": "bye"} in received
+    assert codes == [1000]
