@@ -205,18 +205,19 @@ def register_wire_class(
     known = frozenset(wire.values()) | ({tag_key} if tag is not None else frozenset())
     aliases = {f: w for f, w in wire.items() if f != w} if python_names_too else {}
 
-    base_s: Callable[[Any, Any], Any] = make_dict_structure_fn(
-        cls, conv, _cattrs_forbid_extra_keys=False, **overrides
-    )
-    base_u: Callable[[Any], dict[str, Any]] = make_dict_unstructure_fn(
-        cls, conv, _cattrs_omit_if_default=True, **overrides
-    )
+    # The generated functions are built on first use: a provider module with
+    # a hundred classes then imports in milliseconds instead of ~0.4 s.
+    base_s: Callable[[Any, Any], Any] | None = None
+    base_u: Callable[[Any], dict[str, Any]] | None = None
 
     def structure_hook(value: Any, t: Any) -> Any:
+        nonlocal base_s
         if not isinstance(value, dict):
             raise ValueError(f"expected a JSON object, got {type(value).__name__}")
         if aliases and any(k in aliases for k in value):
             value = {aliases.get(k, k): v for k, v in value.items()}
+        if base_s is None:
+            base_s = make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=False, **overrides)
         obj = base_s(value, t)
         if has_extra and len(value) != 0:
             extra = {k: v for k, v in value.items() if k not in known}
@@ -225,6 +226,9 @@ def register_wire_class(
         return obj
 
     def unstructure_hook(obj: Any) -> dict[str, Any]:
+        nonlocal base_u
+        if base_u is None:
+            base_u = make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **overrides)
         out: dict[str, Any] = base_u(obj)
         if tag is not None:
             out = {tag_key: tag, **out}
