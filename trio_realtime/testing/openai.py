@@ -2327,7 +2327,8 @@ class OpenAIConnectionState:
         step = max(1, round(8 * self.fake.chunk_ms))
         return [data[i : i + step] for i in range(0, len(data), step)]
 
-    async def _stream_audio(self, resp: _Response, text: str, index: int) -> None:
+    async def _open_message(self, resp: _Response, index: int) -> tuple[str, Any, dict[str, Any]]:
+        """Add an in-progress assistant message item; return its id, item and event ids."""
         item_id = self.ids.item()
         wire: dict[str, Any] = {
             "id": item_id,
@@ -2343,6 +2344,10 @@ class OpenAIConnectionState:
             "output_index": index,
             "content_index": 0,
         }
+        return item_id, item, ids
+
+    async def _stream_audio(self, resp: _Response, text: str, index: int) -> None:
+        item_id, item, ids = await self._open_message(resp, index)
         await self._send(
             self._event(
                 "response.content_part.added", **ids, part={"type": "audio", "transcript": ""}
@@ -2422,21 +2427,7 @@ class OpenAIConnectionState:
         await self._close_item(resp, item, index)
 
     async def _stream_text(self, resp: _Response, text: str, index: int) -> None:
-        item_id = self.ids.item()
-        wire: dict[str, Any] = {
-            "id": item_id,
-            "type": "message",
-            "status": "in_progress",
-            "role": "assistant",
-            "content": [],
-        }
-        item = await self._open_item(resp, wire, index)
-        ids = {
-            "response_id": resp.id,
-            "item_id": item_id,
-            "output_index": index,
-            "content_index": 0,
-        }
+        _item_id, item, ids = await self._open_message(resp, index)
         await self._send(
             self._event("response.content_part.added", **ids, part={"type": "text", "text": ""})
         )
