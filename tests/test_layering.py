@@ -12,6 +12,9 @@ PURE = [
     "events.py",
     "_wire.py",
     "audio.py",
+    # tools.py and its parts (the runtime runs the calls, not these modules).
+    "tools.py",
+    *(f"_tools/{path.name}" for path in sorted((PACKAGE / "_tools").glob("*.py"))),
     *(
         f"{provider}/{name}"
         for provider in ("openai", "gemini")
