@@ -50,7 +50,7 @@ class MicroResult:
 def _ready_gemini() -> GeminiProtocol:
     from trio_realtime.gemini.config import GeminiLive
 
-    proto = GeminiProtocol(GeminiLive(api_key="bench"))
+    proto = GeminiLive(api_key="bench").new_protocol()
     proto.start()
     proto.data_to_send()
     proto.receive(b'{"setupComplete":{}}')

@@ -87,7 +87,7 @@ def sent(proto: GeminiProtocol) -> list[dict[str, Any]]:
 
 
 def ready(config: GeminiLive | None = None, handle: str | None = None) -> GeminiProtocol:
-    proto = GeminiProtocol(config or GeminiLive(), resumption_handle=handle)
+    proto = (config or GeminiLive()).new_protocol(resumption_handle=handle)
     proto.start()
     proto.data_to_send()
     assert proto.receive(frame({"setupComplete": {}})) == [SessionReady()]
@@ -110,7 +110,7 @@ USAGE = {
 
 
 def test_setup_first_and_nothing_before_setup_complete() -> None:
-    proto = GeminiProtocol(GeminiLive(instructions="Be brief."))
+    proto = GeminiLive(instructions="Be brief.").new_protocol()
     assert proto.input_sample_rate == 16000
     assert proto.output_sample_rate == 24000
     assert not proto.ready
@@ -135,8 +135,37 @@ def test_setup_first_and_nothing_before_setup_complete() -> None:
     assert proto.ready
 
 
+def test_the_machine_takes_a_plain_setup() -> None:
+    """No configuration object needed: the `Setup` given is what ``setup`` carries."""
+    setup = m.Setup(
+        model="models/x",
+        session_resumption=m.SessionResumptionConfig(transparent=True),
+        realtime_input_config=m.RealtimeInputConfig(
+            automatic_activity_detection=m.AutomaticActivityDetection(disabled=True)
+        ),
+    )
+    proto = GeminiProtocol(setup, resumption_handle="H-1")
+    assert not proto.updates_live
+    assert proto.resumption_handle == "H-1"
+    proto.start()
+    (sent_setup,) = sent(proto)
+    assert sent_setup["setup"]["model"] == "models/x"
+    assert sent_setup["setup"]["sessionResumption"] == {"handle": "H-1", "transparent": True}
+    proto.receive(frame({"setupComplete": {}}))
+    # Push-to-talk follows the setup: audio needs an open activity.
+    proto.handle(StartActivity())
+    assert sent(proto) == [{"realtimeInput": {"activityStart": {}}}]
+    plain = GeminiProtocol(m.Setup(model="models/x"))
+    plain.start()
+    assert sent(plain) == [{"setup": {"model": "models/x"}}]
+    assert plain.resumption_handle is None
+    plain.receive(frame({"setupComplete": {}}))
+    with pytest.raises(ProtocolError, match="needs automatic_activity_detection=False"):
+        plain.handle(StartActivity())
+
+
 def test_setup_complete_with_session_id_and_twice() -> None:
-    proto = GeminiProtocol(GeminiLive())
+    proto = GeminiLive().new_protocol()
     proto.start()
     assert proto.receive(frame({"setupComplete": {"sessionId": "s-1"}})) == [
         SessionReady(session_id="s-1")
@@ -148,7 +177,7 @@ def test_setup_complete_with_session_id_and_twice() -> None:
 
 
 def test_content_before_setup_complete_is_a_remote_error() -> None:
-    proto = GeminiProtocol(GeminiLive())
+    proto = GeminiLive().new_protocol()
     proto.start()
     with pytest.raises(ProtocolError, match="content before setupComplete") as info:
         proto.receive(audio_chunk(PCM_A))

@@ -24,7 +24,7 @@ def chunk(pcm: np.ndarray, rate: int = 24000) -> bytes:
 
 
 def ready_protocol() -> GeminiProtocol:
-    proto = GeminiProtocol(GeminiLive(url="ws://127.0.0.1:1/x"))
+    proto = GeminiLive(url="ws://127.0.0.1:1/x").new_protocol()
     proto.start()
     proto.data_to_send()
     proto.receive(b'{"setupComplete": {}}')

@@ -172,7 +172,7 @@ def audio_response_end(rid: str, iid: str, transcript: str, status: str = "compl
 
 class Harness:
     def __init__(self, config: OpenAIRealtime | None = None) -> None:
-        self.proto = OpenAIProtocol(config or OpenAIRealtime())
+        self.proto = (config or OpenAIRealtime()).new_protocol()
 
     def feed(self, *messages: str) -> list[Event]:
         events: list[Event] = []
@@ -200,6 +200,26 @@ def ready(config: OpenAIRealtime | None = None, turn_detection: Any = "default")
         SessionReady(session_id="sess_1")
     ]
     return h
+
+
+def test_the_machine_takes_a_plain_session_dict() -> None:
+    """No configuration object needed: the dict given is what ``session.update`` carries."""
+    session = {"type": "realtime", "instructions": "Be brief.", "audio": {"output": {"voice": "x"}}}
+    proto = OpenAIProtocol(session)
+    session["instructions"] = "changed after the fact"  # the machine keeps its own copy
+    assert proto.receive(srv("session.created", session=session_obj())) == []
+    [update] = [json.loads(t) for t in proto.data_to_send()]
+    assert update["session"] == {
+        "type": "realtime",
+        "instructions": "Be brief.",
+        "audio": {"output": {"voice": "x"}},
+    }
+    bare = OpenAIProtocol()
+    bare.receive(srv("session.created", session=session_obj()))
+    [update] = [json.loads(t) for t in bare.data_to_send()]
+    assert update["session"] == {"type": "realtime"}  # the service's defaults
+    assert bare.updates_live
+    assert bare.resumption_handle is None
 
 
 def is_ready(h: Harness) -> bool:

@@ -8,6 +8,7 @@
   omit `NOT_GIVEN` fields when encoding, and rename fields to wire names.
 - `register_tagged_union`: a union of classes chosen by a tag key (``"type"``),
   with an ``Unknown…`` fallback that keeps the raw dict.
+- `deep_merge`: ``session_extra``/``setup_extra`` over a built wire dict.
 - `decode_json`, `encode_json`, `structure`: every failure becomes a
   `ProtocolError` whose message names the path of the bad field.
 """
@@ -34,6 +35,7 @@ __all__ = [
     "b64decode",
     "b64encode",
     "decode_json",
+    "deep_merge",
     "encode_json",
     "is_given",
     "make_converter",
@@ -303,6 +305,18 @@ def decode_json(data: str | bytes | bytearray, *, what: str = "message") -> dict
 def encode_json(value: Mapping[str, Any]) -> str:
     """Serialise a wire dict compactly."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of `base` with `extra` merged in: objects merge, everything else replaces."""
+    out = dict(base)
+    for key, value in extra.items():
+        old = out.get(key)
+        if isinstance(old, Mapping) and isinstance(value, Mapping):
+            out[key] = deep_merge(old, value)
+        else:
+            out[key] = value
+    return out
 
 
 def structure(conv: cattrs.Converter, value: dict[str, Any], cls: Any, *, what: str) -> Any:

@@ -403,6 +403,19 @@ class RealtimeProtocol(abc.ABC):
     input_sample_rate: int
     #: Sample rate of the provider's output audio.
     output_sample_rate: int
+    #: Whether `UpdateSession` changes the session on the live connection.
+    #: When false (Gemini: the ``setup`` is fixed), the runtime applies an
+    #: update by resuming the session on a new connection configured anew.
+    updates_live: bool = True
+
+    @property
+    def resumption_handle(self) -> str | None:
+        """A handle a new connection can resume this session with, if any.
+
+        `None` when the provider has no resumption (OpenAI) or has not sent a
+        resumable handle yet.
+        """
+        return None
 
     @property
     @abc.abstractmethod

@@ -450,7 +450,7 @@ class RealtimeSession:
             self.config.connection.reconnect
             and not self._closing
             and not self._reconnecting
-            and getattr(self._protocol, "resumption_handle", None) is not None
+            and self._protocol.resumption_handle is not None
         )
 
     def _maybe_reconnect(self, lost: RealtimeError | None) -> bool:
@@ -488,7 +488,7 @@ class RealtimeSession:
     async def _switch_connection(self, config: ProviderConfig) -> None:
         self._reconnecting = True
         old_protocol, old_conn = self._protocol, self._conn
-        handle = getattr(old_protocol, "resumption_handle", None)
+        handle = old_protocol.resumption_handle
         new_conn: Connection | None = None
         try:
             url, headers = config.endpoint()
@@ -768,9 +768,9 @@ class RealtimeSession:
             for t in tools:
                 if isinstance(t, FunctionTool):
                     self._tools[t.name] = t
-        if not getattr(self._protocol, "supports_update", True) or self.config.provider == "gemini":
-            # The setup cannot change on a live Gemini connection: resume the
-            # session on a new connection configured the new way.
+        if not self._protocol.updates_live:
+            # The setup cannot change on a live connection (Gemini): resume
+            # the session on a new connection configured the new way.
             self._check_open()
             changes: dict[str, Any] = {**extra}
             if instructions is not None:

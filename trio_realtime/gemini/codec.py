@@ -17,14 +17,17 @@ without copying.
 from __future__ import annotations
 
 import binascii
+from collections.abc import Mapping
 from typing import Any, Final
 
+import attrs
 import cattrs
 
 from .._wire import (
     NOT_GIVEN,
     NotGiven,
     decode_json,
+    deep_merge,
     encode_json,
     make_converter,
     register_wire_class,
@@ -42,6 +45,8 @@ __all__ = [
     "decode_server_message",
     "encode_client_message",
     "encode_server_message",
+    "merge_setup",
+    "with_resumption_handle",
 ]
 
 ServerMessageType = m.ServerMessage | m.UnknownServerMessage
@@ -195,6 +200,29 @@ def _structure(value: dict[str, Any], cls: type, *, what: str) -> Any:
         raise ProtocolError(
             f"The {what} is malformed: {where}.", raw=exc.raw, problems=problems
         ) from exc.__cause__
+
+
+# --------------------------------------------------------------------------- setup builders
+
+
+def merge_setup(setup: m.Setup, extra: Mapping[str, Any]) -> m.Setup:
+    """`setup` with wire fields (camelCase) deep-merged over it.
+
+    Raises:
+        ProtocolError: the merged setup is not a valid ``setup``; the message
+            names the bad field's wire path.
+    """
+    wire = deep_merge(converter.unstructure(setup), extra)
+    merged: m.Setup = _structure(wire, m.Setup, what="setup (with setup_extra)")
+    return merged
+
+
+def with_resumption_handle(setup: m.Setup, handle: str) -> m.Setup:
+    """`setup` asking to resume the session `handle` names (other resumption options kept)."""
+    current = setup.session_resumption
+    if isinstance(current, NotGiven):
+        current = m.SessionResumptionConfig()
+    return attrs.evolve(setup, session_resumption=attrs.evolve(current, handle=handle))
 
 
 # --------------------------------------------------------------------------- server messages

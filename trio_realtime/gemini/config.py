@@ -32,6 +32,7 @@ from .._wire import NOT_GIVEN
 from ..errors import ConfigurationError, ProtocolError
 from ..events import ToolSpec
 from . import messages as m
+from .codec import merge_setup, with_resumption_handle
 
 if TYPE_CHECKING:
     from .protocol import GeminiProtocol
@@ -273,10 +274,18 @@ class GeminiLive(ProviderConfig):
         return url, headers
 
     def new_protocol(self, *, resumption_handle: str | None = None) -> GeminiProtocol:
-        """A fresh `GeminiProtocol`; `resumption_handle` goes into its ``setup``."""
+        """A fresh `GeminiProtocol`; `resumption_handle` goes into its ``setup``.
+
+        Raises:
+            ConfigurationError: `setup_extra` does not make a valid setup.
+        """
         from .protocol import GeminiProtocol
 
-        return GeminiProtocol(self, resumption_handle=resumption_handle)
+        return GeminiProtocol(
+            self._setup(),
+            text_input=self.text_input,
+            resumption_handle=resumption_handle,
+        )
 
     # ------------------------------------------------------------------ setup
 
@@ -286,6 +295,12 @@ class GeminiLive(ProviderConfig):
         Raises:
             ConfigurationError: `setup_extra` does not make a valid setup.
         """
+        setup = self._setup()
+        if resumption_handle:
+            setup = with_resumption_handle(setup, resumption_handle)
+        return m.ClientMessage(setup=setup)
+
+    def _setup(self) -> m.Setup:
         gen = m.GenerationConfig(
             response_modalities=list(self.response_modalities),
             temperature=_given(self.temperature),
@@ -359,8 +374,8 @@ class GeminiLive(ProviderConfig):
             else NOT_GIVEN
         )
         resumption: m.SessionResumptionConfig | Any = NOT_GIVEN
-        if self.session_resumption or resumption_handle:
-            resumption = m.SessionResumptionConfig(handle=resumption_handle or NOT_GIVEN)
+        if self.session_resumption:
+            resumption = m.SessionResumptionConfig()
         compression: m.ContextWindowCompressionConfig | Any = NOT_GIVEN
         if self.context_window_compression:
             compression = m.ContextWindowCompressionConfig(
@@ -394,18 +409,11 @@ class GeminiLive(ProviderConfig):
             ),
         )
         if self.setup_extra:
-            setup = self._merge_extra(setup)
-        return m.ClientMessage(setup=setup)
-
-    def _merge_extra(self, setup: m.Setup) -> m.Setup:
-        from .codec import _structure, converter
-
-        wire = _deep_merge(converter.unstructure(setup), self.setup_extra)
-        try:
-            merged: m.Setup = _structure(wire, m.Setup, what="setup (with setup_extra)")
-        except ProtocolError as exc:
-            raise ConfigurationError(str(exc)) from None
-        return merged
+            try:
+                setup = merge_setup(setup, self.setup_extra)
+            except ProtocolError as exc:
+                raise ConfigurationError(str(exc)) from None
+        return setup
 
 
 def _default_connection() -> ConnectionOptions:
@@ -414,13 +422,3 @@ def _default_connection() -> ConnectionOptions:
 
 def _given(value: Any) -> Any:
     return NOT_GIVEN if value is None else value
-
-
-def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out

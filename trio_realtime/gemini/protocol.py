@@ -50,7 +50,7 @@ import functools
 import json
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from .._wire import NOT_GIVEN, NotGiven, decode_json
 from ..audio import AudioError, AudioFrame
@@ -88,10 +88,13 @@ from ..events import (
     Usage,
 )
 from . import messages as m
-from .codec import audio_parts, converter, decode_server_value, encode_client_message
-
-if TYPE_CHECKING:
-    from .config import GeminiLive
+from .codec import (
+    audio_parts,
+    converter,
+    decode_server_value,
+    encode_client_message,
+    with_resumption_handle,
+)
 
 __all__ = ["GeminiProtocol"]
 
@@ -144,21 +147,43 @@ def _usage(u: m.UsageMetadata) -> Usage:
     )
 
 
+def _activity_detection_disabled(setup: m.Setup) -> bool:
+    ric = setup.realtime_input_config
+    if isinstance(ric, NotGiven):
+        return False
+    aad = ric.automatic_activity_detection
+    return not isinstance(aad, NotGiven) and aad.disabled is True
+
+
 class GeminiProtocol(RealtimeProtocol):
     """Sans-IO state machine of one Gemini Live connection.
 
     Args:
-        config: the session configuration (it builds the ``setup`` message).
+        setup: the ``setup`` message's content, as `GeminiLive` builds it.
+            Push-to-talk (manual activity) follows its
+            ``realtimeInputConfig.automaticActivityDetection.disabled``.
+        text_input: how `SendText` travels: ``"client_content"`` (an ordered
+            user turn) or ``"realtime"`` (``realtimeInput.text``, for models
+            that take text only that way).
         resumption_handle: a handle from an earlier connection; it goes into
             ``setup.sessionResumption.handle``.
     """
 
     input_sample_rate = INPUT_SAMPLE_RATE
     output_sample_rate = OUTPUT_SAMPLE_RATE
+    updates_live = False
 
-    def __init__(self, config: GeminiLive, resumption_handle: str | None = None) -> None:
-        self._config = config
-        self._initial_handle = resumption_handle
+    def __init__(
+        self,
+        setup: m.Setup,
+        *,
+        text_input: Literal["client_content", "realtime"] = "client_content",
+        resumption_handle: str | None = None,
+    ) -> None:
+        if resumption_handle:
+            setup = with_resumption_handle(setup, resumption_handle)
+        self._setup = setup
+        self._text_input = text_input
         self._handle = resumption_handle
         self._started = False
         self._ready = False
@@ -177,7 +202,7 @@ class GeminiProtocol(RealtimeProtocol):
         self._calls = 0
         self._activity_open = False
         self._activity_audio = False
-        self._manual = not config.automatic_activity_detection
+        self._manual = _activity_detection_disabled(setup)
 
     # ------------------------------------------------------------------ state
 
@@ -230,7 +255,7 @@ class GeminiProtocol(RealtimeProtocol):
         if self._started:
             raise _local("start() was already called; a Gemini connection sends setup once.")
         self._started = True
-        self._send(self._config.setup_message(self._initial_handle))
+        self._send(m.ClientMessage(setup=self._setup))
 
     # ------------------------------------------------------------------ receive
 
@@ -604,7 +629,7 @@ class GeminiProtocol(RealtimeProtocol):
     def _send_text(self, cmd: SendText) -> None:
         if not isinstance(cmd.text, str):
             raise _local(f"SendText needs a string, got {type(cmd.text).__name__}.")
-        if cmd.respond and self._config.text_input == "realtime":
+        if cmd.respond and self._text_input == "realtime":
             self._realtime(m.RealtimeInput(text=cmd.text))
             return
         self._send(

@@ -15,8 +15,8 @@ import binascii
 import json
 import types
 import typing
-from collections.abc import Callable
-from typing import Any, Union
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Union
 
 import attrs
 import cattrs
@@ -34,6 +34,9 @@ from .._wire import (
 from ..errors import ProtocolError
 from . import messages as m
 
+if TYPE_CHECKING:
+    from ..events import ToolSpec
+
 __all__ = [
     "converter",
     "decode_client_event",
@@ -42,6 +45,8 @@ __all__ = [
     "encode_client_event",
     "encode_server_event",
     "structure_wire",
+    "tool_to_wire",
+    "to_wire",
     "unstructure_wire",
 ]
 
@@ -194,6 +199,24 @@ def structure_wire(value: dict[str, Any], cls: Any, *, what: str = "message") ->
 def unstructure_wire(obj: Any) -> Any:
     """Turn a messages object into its wire dict (or list / value)."""
     return converter.unstructure(obj)
+
+
+def to_wire(value: Any) -> Any:
+    """A wire value from a messages object or a mapping (copied); anything else as is."""
+    if attrs.has(type(value)):
+        return converter.unstructure(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
+
+
+def tool_to_wire(spec: ToolSpec) -> dict[str, Any]:
+    """The ``session.tools`` entry of a function tool."""
+    out: dict[str, Any] = {"type": "function", "name": spec.name}
+    if spec.description:
+        out["description"] = spec.description
+    out["parameters"] = dict(spec.parameters)
+    return out
 
 
 # --------------------------------------------------------------------------- fast paths

@@ -29,10 +29,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import attrs
 
 from .._config import ConnectionOptions, HasToolSpec, ProviderConfig, check_common, tool_specs
-from .._wire import NOT_GIVEN, NotGiven
+from .._wire import NOT_GIVEN, NotGiven, deep_merge
 from ..errors import ConfigurationError, ProtocolError
 from ..events import ToolSpec
 from . import messages as m
+from .codec import structure_wire, tool_to_wire
+from .codec import to_wire as _to_wire
 
 if TYPE_CHECKING:
     from .protocol import OpenAIProtocol
@@ -47,38 +49,6 @@ DEFAULT_TRANSCRIPTION: Final[Mapping[str, Any]] = {"model": "gpt-4o-mini-transcr
 _OPENAI_URL: Final = "wss://api.openai.com/v1/realtime"
 _KEY_ENV: Final = "OPENAI_API_KEY"
 _AZURE_KEY_ENV: Final = "AZURE_OPENAI_API_KEY"
-
-
-def _to_wire(value: Any) -> Any:
-    """A wire dict from a dict or a `trio_realtime.openai.messages` object."""
-    if attrs.has(type(value)):
-        from .codec import unstructure_wire
-
-        return unstructure_wire(value)
-    if isinstance(value, Mapping):
-        return dict(value)
-    return value
-
-
-def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    """Deep-merge `extra` into a copy of `base` (objects merge, everything else replaces)."""
-    out = dict(base)
-    for key, value in extra.items():
-        old = out.get(key)
-        if isinstance(old, dict) and isinstance(value, Mapping):
-            out[key] = _merge(old, value)
-        else:
-            out[key] = value
-    return out
-
-
-def tool_to_wire(spec: ToolSpec) -> dict[str, Any]:
-    """The ``session.tools`` entry of a function tool."""
-    out: dict[str, Any] = {"type": "function", "name": spec.name}
-    if spec.description:
-        out["description"] = spec.description
-    out["parameters"] = dict(spec.parameters)
-    return out
 
 
 @attrs.frozen(kw_only=True)
@@ -171,8 +141,6 @@ class OpenAIRealtime(ProviderConfig):
                     "or an object with a 'type' such as {'type': 'server_vad'}, "
                     f"got {self.turn_detection!r}."
                 )
-        from .codec import structure_wire
-
         try:
             structure_wire(self.session_config(), m.RealtimeSession, what="session configuration")
         except ProtocolError as exc:
@@ -290,7 +258,7 @@ class OpenAIRealtime(ProviderConfig):
             session["tool_choice"] = _to_wire(self.tool_choice)
         if self.max_output_tokens is not NOT_GIVEN:
             session["max_output_tokens"] = self.max_output_tokens
-        return _merge(session, self.session_extra)
+        return deep_merge(session, self.session_extra)
 
     def new_protocol(self, *, resumption_handle: str | None = None) -> OpenAIProtocol:
         """A fresh `OpenAIProtocol` for this configuration.
@@ -299,4 +267,4 @@ class OpenAIRealtime(ProviderConfig):
         """
         from .protocol import OpenAIProtocol
 
-        return OpenAIProtocol(self)
+        return OpenAIProtocol(self.session_config())

@@ -40,13 +40,13 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Mapping
+from typing import Any, Final
 
 import attrs
 import numpy as np
 
-from .._config import tool_specs
-from .._wire import NotGiven
+from .._wire import NotGiven, deep_merge
 from ..audio import AudioError, AudioFrame
 from ..errors import ProtocolError
 from ..events import (
@@ -82,10 +82,14 @@ from ..events import (
     Usage,
 )
 from . import messages as m
-from .codec import decode_server_event, encode_audio_append, encode_client_event, structure_wire
-
-if TYPE_CHECKING:
-    from .config import OpenAIRealtime
+from .codec import (
+    decode_server_event,
+    encode_audio_append,
+    encode_client_event,
+    structure_wire,
+    tool_to_wire,
+    unstructure_wire,
+)
 
 __all__ = ["SAMPLE_RATE", "OpenAIProtocol"]
 
@@ -141,8 +145,6 @@ def _usage(u: m.Usage | NotGiven | None) -> Usage | None:
     for name in ("input_token_details", "output_token_details"):
         value = getattr(u, name)
         if attrs.has(type(value)):
-            from .codec import unstructure_wire
-
             details[name] = unstructure_wire(value)
     return Usage(
         input_tokens=u.input_tokens if isinstance(u.input_tokens, int) else None,
@@ -156,19 +158,19 @@ class OpenAIProtocol(RealtimeProtocol):
     """The sans-IO state machine of one OpenAI Realtime connection.
 
     Args:
-        config: the `OpenAIRealtime` whose session configuration is sent on
-            ``session.created``; a default one when omitted.
+        session: the ``session`` object (a wire dict) of the ``session.update``
+            sent on ``session.created``, as `OpenAIRealtime.session_config`
+            builds it; ``{"type": "realtime"}`` (the service's defaults) when
+            omitted.
     """
 
     input_sample_rate = SAMPLE_RATE
     output_sample_rate = SAMPLE_RATE
 
-    def __init__(self, config: OpenAIRealtime | None = None) -> None:
-        if config is None:
-            from .config import OpenAIRealtime
-
-            config = OpenAIRealtime()
-        self._config = config
+    def __init__(self, session: Mapping[str, Any] | None = None) -> None:
+        self._session_config: dict[str, Any] = (
+            dict(session) if session is not None else {"type": "realtime"}
+        )
         self._outbox: list[str] = []
         self._ready = False
         self._configured = False
@@ -405,16 +407,14 @@ class OpenAIProtocol(RealtimeProtocol):
             self._respond(m.ResponseCreate(event_id=self._event_id()))
 
     def _update_session(self, command: UpdateSession) -> None:
-        from .config import _merge, tool_to_wire
-
         session: dict[str, Any] = {"type": "realtime"}
         if command.instructions is not None:
             session["instructions"] = command.instructions
         if command.voice is not None:
             session["audio"] = {"output": {"voice": command.voice}}
         if command.tools is not None:
-            session["tools"] = [tool_to_wire(s) for s in tool_specs(command.tools)]
-        session = _merge(session, command.extra)
+            session["tools"] = [tool_to_wire(s) for s in command.tools]
+        session = deep_merge(session, command.extra)
         self._send(
             structure_wire(
                 {"type": "session.update", "event_id": self._event_id(), "session": session},
@@ -544,7 +544,7 @@ class OpenAIProtocol(RealtimeProtocol):
                     {
                         "type": "session.update",
                         "event_id": self._session_update_id,
-                        "session": self._config.session_config(),
+                        "session": self._session_config,
                     },
                     m.ClientEvent,
                     what="session.update built from the configuration",
