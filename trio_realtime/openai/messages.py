@@ -168,7 +168,7 @@ class AudioFormat:
     """An audio format: ``{"type": "audio/pcm", "rate": 24000}``, ``audio/pcmu`` or ``audio/pcma``."""
 
     type: str | NotGiven = NOT_GIVEN
-    rate: int | NotGiven = NOT_GIVEN
+    rate: int | NotGiven | None = NOT_GIVEN
     extra: dict[str, Any] = attrs.field(factory=dict)
 
 
@@ -878,7 +878,7 @@ class SessionUpdate:
 
     TYPE: ClassVar[str] = "session.update"
     session: Session
-    event_id: str | NotGiven = NOT_GIVEN
+    event_id: str | NotGiven | None = NOT_GIVEN
     extra: dict[str, Any] = attrs.field(factory=dict)
 
 
@@ -888,7 +888,7 @@ class InputAudioBufferAppend:
 
     TYPE: ClassVar[str] = "input_audio_buffer.append"
     audio: bytes
-    event_id: str | NotGiven = NOT_GIVEN
+    event_id: str | NotGiven | None = NOT_GIVEN
     extra: dict[str, Any] = attrs.field(factory=dict)
 
 
@@ -897,7 +897,7 @@ class InputAudioBufferCommit:
     """Turn the buffered input audio into a user message item."""
 
     TYPE: ClassVar[str] = "input_audio_buffer.commit"
-    event_id: str | NotGiven = NOT_GIVEN
+    event_id: str | NotGiven | None = NOT_GIVEN
     extra: dict[str, Any] = attrs.field(factory=dict)
 
 
@@ -906,7 +906,7 @@ class InputAudioBufferClear:
     """Discard the buffered input audio."""
 
     TYPE: ClassVar[str] = "input_audio_buffer.clear"
-    event_id: str | NotGiven = NOT_GIVEN
+    event_id: str | NotGiven | None = NOT_GIVEN
     extra: dict[str, Any] = attrs.field(factory=dict)
 
 
@@ -915,7 +915,7 @@ class OutputAudioBufferClear:
     """Stop server-side playout (WebRTC/SIP only)."""
 
     TYPE: ClassVar[str] = "output_audio_buffer.clear"
-    event_id: str | NotGiven = NOT_GIVEN
+    event_id: str | NotGiven | None = NOT_GIVEN
     extra: dict[str, Any] = attrs.field(factory=dict)
 
 
@@ -926,7 +926,7 @@ class ConversationItemCreate:
     TYPE: ClassVar[str] = "conversation.item.create"
     item: Item
     previous_item_id: str | NotGiven | None = NOT_GIVEN
-    event_id: str | NotGiven = NOT_GIVEN
+    event_id: str | NotGiven | None = NOT_GIVEN
     extra: dict[str, Any] = attrs.field(factory=dict)
 
 
@@ -936,7 +936,7 @@ class ConversationItemRetrieve:
 
     TYPE: ClassVar[str] = "conversation.item.retrieve"
     item_id: str
-    event_id: str | NotGiven = NOT_GIVEN
+    event_id: str | NotGiven | None = NOT_GIVEN
     extra: dict[str, Any] = attrs.field(factory=dict)
 
 
@@ -948,7 +948,7 @@ class ConversationItemTruncate:
     item_id: str
     content_index: int
     audio_end_ms: int
-    event_id: str | NotGiven = NOT_GIVEN
+    event_id: str | NotGiven | None = NOT_GIVEN
     extra: dict[str, Any] = attrs.field(factory=dict)
 
 
@@ -958,7 +958,7 @@ class ConversationItemDelete:
 
     TYPE: ClassVar[str] = "conversation.item.delete"
     item_id: str
-    event_id: str | NotGiven = NOT_GIVEN
+    event_id: str | NotGiven | None = NOT_GIVEN
     extra: dict[str, Any] = attrs.field(factory=dict)
 
 
@@ -968,7 +968,7 @@ class ResponseCreate:
 
     TYPE: ClassVar[str] = "response.create"
     response: ResponseCreateParams | NotGiven | None = NOT_GIVEN
-    event_id: str | NotGiven = NOT_GIVEN
+    event_id: str | NotGiven | None = NOT_GIVEN
     extra: dict[str, Any] = attrs.field(factory=dict)
 
 
@@ -978,7 +978,7 @@ class ResponseCancel:
 
     TYPE: ClassVar[str] = "response.cancel"
     response_id: str | NotGiven | None = NOT_GIVEN
-    event_id: str | NotGiven = NOT_GIVEN
+    event_id: str | NotGiven | None = NOT_GIVEN
     extra: dict[str, Any] = attrs.field(factory=dict)
 
 

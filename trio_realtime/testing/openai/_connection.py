@@ -22,6 +22,7 @@ from ._validation import (
     merge_session,
     unknown_type_error,
     validate_session_update,
+    without_nulls,
 )
 
 
@@ -191,7 +192,7 @@ class OpenAIConnectionState(_InputPart):
             handler = self._handlers.get(kind)
             if handler is None:
                 raise unknown_type_error(kind)
-            await handler(self, raw)
+            await handler(self, without_nulls(raw))
         except Invalid as problem:
             await self._send_error(problem, client_event_id)
 

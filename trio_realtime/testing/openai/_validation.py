@@ -28,6 +28,55 @@ class Invalid(Exception):
         self.type = type
 
 
+#: Fields whose ``null`` means something to the service (off, none, reset): kept.
+_MEANINGFUL_NULLS: Final = frozenset(
+    {
+        "turn_detection",
+        "transcription",
+        "noise_reduction",
+        "idle_timeout_ms",
+        "tracing",
+        "prompt",
+        "include",
+        "metadata",
+        "description",
+        "parameters",
+        "language",
+        "transcript",
+    }
+)
+#: Fields a client must give: a ``null`` there stays, so the error names its type.
+_KEEP_NULL: Final = _MEANINGFUL_NULLS | {"type", "role"}
+_KEEP_NULL_TOP: Final = _KEEP_NULL | {
+    "session",
+    "item",
+    "item_id",
+    "content_index",
+    "audio_end_ms",
+    "audio",
+}
+
+
+def without_nulls(event: dict[str, Any]) -> dict[str, Any]:
+    """`event` without the explicit ``null`` fields the service reads as absent.
+
+    The official SDKs send ``null`` for any optional field left unset (their types
+    are ``Optional[...] = None``), and the service takes it as "not given".
+    """
+    out: dict[str, Any] = _strip_nulls(event, _KEEP_NULL_TOP)
+    return out
+
+
+def _strip_nulls(value: Any, keep: frozenset[str]) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: _strip_nulls(v, _KEEP_NULL) for k, v in value.items() if v is not None or k in keep
+        }
+    if isinstance(value, list):
+        return [_strip_nulls(v, _KEEP_NULL) for v in value]
+    return value
+
+
 def _kind(value: Any) -> str:
     if value is None:
         return "null"
