@@ -378,7 +378,7 @@ def stub_env(tmp_path: Path, mode: str) -> dict[str, str]:
     stubs.mkdir(exist_ok=True)
     (stubs / "sounddevice.py").write_text(STUB_SOUNDDEVICE)
     return clean_env(
-        PYTHONPATH=str(stubs),
+        PYTHONPATH=os.pathsep.join([str(stubs), *filter(None, [os.environ.get("PYTHONPATH")])]),
         FAKE_SD_MODE=mode,
         FAKE_SD_MIC=str(tmp_path / "mic.wav"),
         FAKE_SD_SPEAKER=str(tmp_path / "speaker.wav"),
@@ -400,7 +400,7 @@ def assert_one_line_failure(proc: subprocess.CompletedProcess[str], says: str) -
     [
         ("not-installed", "sounddevice is not installed: pip install 'trio-realtime[audio]'"),
         ("no-portaudio", "sounddevice cannot load PortAudio (PortAudio library not found)"),
-        ("no-device", "no usable microphone or speaker (Error querying device -1)"),
+        ("no-device", "no usable microphone (Error querying device -1)"),
     ],
 )
 def test_mic_and_speaker_without_audio_says_so_in_one_line(

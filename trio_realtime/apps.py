@@ -46,8 +46,10 @@ def _config(args: argparse.Namespace, url: str | None) -> ProviderConfig:
 
 
 @asynccontextmanager
-async def _target(args: argparse.Namespace, live: bool) -> AsyncIterator[ProviderConfig]:
-    """The configuration to use, with the fake server running when not live."""
+async def _target(
+    args: argparse.Namespace, live: bool, *, speed: float = math.inf
+) -> AsyncIterator[ProviderConfig]:
+    """The configuration to use, with the fake server (pacing at `speed`) when not live."""
     name = "OpenAI Realtime" if args.provider == "openai" else "Gemini Live"
     if live:
         config = _config(args, None)
@@ -58,7 +60,7 @@ async def _target(args: argparse.Namespace, live: bool) -> AsyncIterator[Provide
         return
     from .testing.server import open_fake_server
 
-    async with open_fake_server(speed=math.inf) as server:
+    async with open_fake_server(speed=speed) as server:
         url = server.openai_url if args.provider == "openai" else server.gemini_url()
         reason = "--fake" if args.fake else "no API key is set"
         print(f"Using the embedded fake {name} server ({reason}).", flush=True)

@@ -1,6 +1,6 @@
 """The ``trio-realtime`` command (also ``python -m trio_realtime``).
 
-Subcommands: ``demo``, ``chat``, ``say``, ``fake-server``. Errors a user can
+Subcommands: ``demo``, ``chat``, ``talk``, ``say``, ``fake-server``. Errors a user can
 cause end with one clear line on stderr and a non-zero exit, never a traceback.
 """
 
@@ -77,6 +77,28 @@ def _parser() -> argparse.ArgumentParser:
     _add_provider_args(chat)
     chat.add_argument("--out", default="out", help="folder for reply WAV files (default: out)")
 
+    talk = sub.add_parser(
+        "talk",
+        help="talk through the microphone and speaker (the audio extra)",
+        description="A spoken conversation: your microphone to the model, its voice to your "
+        "speaker, with barge-in (start talking to cut it off), a level meter, live "
+        "transcripts of both sides and each reply's latency. Uses the live service when an "
+        "API key is set, else the embedded fake server (its synthetic voice answers). Needs "
+        "pip install 'trio-realtime[audio]'. Use headphones, or the model hears itself.",
+    )
+    _add_provider_args(talk)
+    talk.add_argument(
+        "--device", default=None, help="audio device for both sides: index or part of its name"
+    )
+    talk.add_argument("--input-device", default=None, help="microphone (overrides --device)")
+    talk.add_argument("--output-device", default=None, help="speaker (overrides --device)")
+    talk.add_argument("--list-devices", action="store_true", help="list the audio devices and exit")
+    talk.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
+    talk.add_argument(
+        "--replies", type=int, default=None, help="stop once this many replies have played"
+    )
+    talk.add_argument("--no-meter", action="store_true", help="no microphone level meter")
+
     say = sub.add_parser(
         "say",
         help="send a WAV file as the user's turn and save the reply as WAV",
@@ -152,6 +174,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .demo import run_demo
 
             return _run(run_demo, args.provider, args.out, args.speed)
+        if args.command == "talk":
+            from ._talk import print_devices, run_talk_command
+
+            if args.list_devices:
+                return print_devices(sys.stdout)
+            live = (_has_key(args.provider) or args.url is not None) and not args.fake
+            return _run(run_talk_command, args, live)
         from .apps import run_chat, run_say
 
         live = (_has_key(args.provider) or args.url is not None) and not args.fake
