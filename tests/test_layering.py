@@ -27,6 +27,8 @@ PURE = [
     # tools.py and its parts (the runtime runs the calls, not these modules).
     "tools.py",
     *(f"_tools/{path.name}" for path in sorted((PACKAGE / "_tools").glob("*.py"))),
+    "history.py",
+    "_continuity.py",
     *(
         f"{provider}/{name}"
         for provider in ("openai", "gemini")

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from ._config import (
         ConnectionOptions as ConnectionOptions,
     )
+    from ._config import (
+        RetryPolicy as RetryPolicy,
+    )
     from .audio import (
         AudioError as AudioError,
     )
@@ -53,6 +56,9 @@ if TYPE_CHECKING:
     )
     from .errors import (
         RealtimeError as RealtimeError,
+    )
+    from .errors import (
+        ReconnectFailed as ReconnectFailed,
     )
     from .errors import (
         ServerError as ServerError,
@@ -126,6 +132,15 @@ if TYPE_CHECKING:
     from .gemini import (
         GeminiLive as GeminiLive,
     )
+    from .history import (
+        ConversationHistory as ConversationHistory,
+    )
+    from .history import (
+        HistoryItem as HistoryItem,
+    )
+    from .history import (
+        ImageRef as ImageRef,
+    )
     from .openai import (
         OpenAIRealtime as OpenAIRealtime,
     )
@@ -159,11 +174,14 @@ _LAZY: dict[str, str] = {
     "ConfigurationError": ".errors",
     "ConnectionLost": ".errors",
     "ConnectionOptions": "._config",
+    "ConversationHistory": ".history",
     "Event": ".events",
     "FunctionTool": ".tools",
     "GeminiLive": ".gemini",
     "GoingAway": ".events",
     "HandshakeError": ".errors",
+    "HistoryItem": ".history",
+    "ImageRef": ".history",
     "InputCommitted": ".events",
     "Interrupted": ".events",
     "InvalidToolCall": ".events",
@@ -173,11 +191,13 @@ _LAZY: dict[str, str] = {
     "RealtimeError": ".errors",
     "RealtimeSession": ".session",
     "Rechunker": ".audio",
+    "ReconnectFailed": ".errors",
     "Reconnected": ".events",
     "Resampler": ".audio",
     "ResponseDone": ".events",
     "ResponseStarted": ".events",
     "ResumptionUpdate": ".events",
+    "RetryPolicy": "._config",
     "ServerError": ".errors",
     "ServerErrorEvent": ".events",
     "SessionClosed": ".errors",
@@ -208,11 +228,14 @@ __all__ = [
     "ConfigurationError",
     "ConnectionLost",
     "ConnectionOptions",
+    "ConversationHistory",
     "Event",
     "FunctionTool",
     "GeminiLive",
     "GoingAway",
     "HandshakeError",
+    "HistoryItem",
+    "ImageRef",
     "InputCommitted",
     "Interrupted",
     "InvalidToolCall",
@@ -222,11 +245,13 @@ __all__ = [
     "RealtimeError",
     "RealtimeSession",
     "Rechunker",
+    "ReconnectFailed",
     "Reconnected",
     "Resampler",
     "ResponseDone",
     "ResponseStarted",
     "ResumptionUpdate",
+    "RetryPolicy",
     "ServerError",
     "ServerErrorEvent",
     "SessionClosed",

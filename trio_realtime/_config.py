@@ -18,6 +18,7 @@ __all__ = [
     "check_common",
     "HasToolSpec",
     "ProviderConfig",
+    "RetryPolicy",
     "tool_spec",
     "tool_specs",
 ]
@@ -69,6 +70,75 @@ def check_common(model: object, tools: Sequence[ToolSpec | HasToolSpec], url: st
             )
 
 
+def _positive(_inst: object, attr: attrs.Attribute[float], value: float) -> None:
+    if not value > 0:
+        raise ConfigurationError(f"{attr.name} must be > 0, got {value!r}.")
+
+
+def _fraction(_inst: object, attr: attrs.Attribute[float], value: float) -> None:
+    if not 0 <= value <= 1:
+        raise ConfigurationError(f"{attr.name} must be between 0 and 1, got {value!r}.")
+
+
+def _at_least_one(_inst: object, attr: attrs.Attribute[int], value: int) -> None:
+    if not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{attr.name} must be an integer >= 1, got {value!r}.")
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """How a session paces its attempts to get a new connection.
+
+    One policy for both providers and every cause (``goAway``, a dropped
+    connection, a refused resume). The first attempt goes at once; after the
+    n-th failure the session waits ``min(max_backoff, initial_backoff *
+    multiplier ** (n - 1))``, less a random part of up to `jitter` of it, so
+    that many clients cut off together do not come back together. It gives up
+    after `max_attempts` attempts or `max_time` seconds, whichever comes
+    first; `events()` then raises `ReconnectFailed` with every attempt's
+    failure. While it tries, input audio is buffered (see
+    ``ConnectionOptions.gap_audio_seconds``).
+
+    Outcomes retrying cannot fix end it at once: refused credentials (HTTP
+    401/403, Gemini 1007 "API key not valid"), an unknown model, an invalid
+    setup (1007), and a quota or rate limit (HTTP 429, Gemini
+    ``RESOURCE_EXHAUSTED``) unless `retry_rate_limited`. A resumption handle
+    the service no longer knows (1008 ``session not found``) starts a fresh
+    session when `fresh_fallback` allows it (reported as
+    ``Reconnected(mode="fresh")``); otherwise it ends the session.
+
+    Attributes:
+        max_attempts: connection attempts per reconnection, the first included.
+        max_time: seconds one reconnection may take in all (a Gemini
+            ``goAway`` deadline shortens it further).
+        initial_backoff: wait after the first failed attempt, in seconds.
+        max_backoff: longest wait between two attempts.
+        multiplier: growth of the wait per failure.
+        jitter: fraction of each wait that is random (0 = none, 1 = full jitter).
+        retry_rate_limited: retry quota and rate-limit refusals too (with the
+            same backoff) instead of failing at once.
+        fresh_fallback: when the conversation cannot be resumed (no handle yet,
+            or the handle was refused), start a new session instead of failing;
+            on Gemini it is seeded with the session's history.
+    """
+
+    max_attempts: int = attrs.field(default=5, validator=_at_least_one)
+    max_time: float = attrs.field(default=30.0, validator=_positive)
+    initial_backoff: float = attrs.field(default=0.5, validator=_positive)
+    max_backoff: float = attrs.field(default=8.0, validator=_positive)
+    multiplier: float = attrs.field(default=2.0, validator=_positive)
+    jitter: float = attrs.field(default=0.5, validator=_fraction)
+    retry_rate_limited: bool = False
+    fresh_fallback: bool = True
+
+    def backoff(self, failures: int, random: float) -> float:
+        """Seconds to wait after `failures` failed attempts (`random` in [0, 1))."""
+        if failures <= 0:
+            return 0.0
+        base = min(self.max_backoff, self.initial_backoff * self.multiplier ** (failures - 1))
+        return base * (1.0 - self.jitter * random)
+
+
 @attrs.define(kw_only=True)
 class ConnectionOptions:
     """Transport knobs shared by both providers (seconds and bytes).
@@ -84,9 +154,17 @@ class ConnectionOptions:
         ssl_context: TLS settings for ``wss://`` URLs; `None` verifies certificates
             against the system's trust store. Pass one that trusts a private CA
             (the fake server's with ``tls=True``, a corporate proxy's).
-        reconnect: when the provider can resume the session (Gemini with session
-            resumption), move to a new connection on ``goAway`` or when the
-            connection drops with a retryable close code.
+        reconnect: move the session to a new connection on Gemini's ``goAway``
+            and when a connection drops with a retryable outcome (Gemini
+            resumes with its handle; OpenAI replays the history into a new
+            session). Off: a drop ends the session with `ConnectionLost`.
+        retry: how reconnection attempts are paced and when they give up.
+        gap_audio_seconds: input audio kept while no connection is open (during
+            a reconnection), sent in order once the new one is ready; past it
+            the oldest is dropped and counted. Costs up to this much audio in
+            memory (5 s of 16 kHz mono PCM is 160 KB, base64 adds a third).
+        go_away_margin: seconds before a ``goAway`` deadline by which the old
+            connection is closed at the latest, even mid-turn.
     """
 
     open_timeout: float = 15.0
@@ -96,6 +174,9 @@ class ConnectionOptions:
     max_size: int = 16 * 1024 * 1024
     max_queue: int = 4096
     reconnect: bool = True
+    retry: RetryPolicy = attrs.field(factory=RetryPolicy)
+    gap_audio_seconds: float = 5.0
+    go_away_margin: float = 2.0
     ssl_context: ssl.SSLContext | None = attrs.field(default=None, repr=False, eq=False)
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "ProtocolError",
     "RateLimitError",
     "RealtimeError",
+    "ReconnectFailed",
     "ServerError",
     "SessionClosed",
     "redact_headers",
@@ -274,6 +275,33 @@ class ConnectionLost(RealtimeError):
             text = f"The {who} closed the connection with code {code}"
             text += f": {reason}" if reason else "."
         return cls(text, code=code, reason=reason)
+
+
+class ReconnectFailed(ConnectionLost):
+    """The connection was lost and the session could not move to a new one.
+
+    Raised by `events()` (and the commands) once the retry policy gave up or
+    met an outcome that retrying cannot fix (refused credentials, an unknown
+    model, an invalid setup, a quota). A `ConnectionLost`, so code that
+    handles a lost connection handles this too.
+
+    Attributes:
+        code, reason: the close code and reason of the connection that was lost.
+        attempts: how many new connections were tried.
+        failures: one sentence per failed attempt, oldest first.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        reason: str = "",
+        failures: Iterable[str] = (),
+    ) -> None:
+        super().__init__(message, code=code, reason=reason)
+        self.failures = tuple(redact_text(f) for f in failures)
+        self.attempts = len(self.failures)
 
 
 class SessionClosed(RealtimeError):

@@ -248,6 +248,14 @@ class Interrupted(Event):
     response_id: str | None = None
     source: Literal["server", "local"] = "server"
     raw: Any = attrs.field(default=None, eq=False, repr=False)
+    # What the cut kept (details: not part of equality, like `raw`).
+    #: The assistant item cut at the played position (OpenAI), if any.
+    item_id: str | None = attrs.field(default=None, eq=False)
+    #: Where that item's audio was cut, in ms (OpenAI ``audio_end_ms``).
+    audio_end_ms: int | None = attrs.field(default=None, eq=False)
+    #: The item's transcript received up to the cut, i.e. what the user heard
+    #: (an estimate aligned on audio arrival); `None` when not known.
+    heard_text: str | None = attrs.field(default=None, eq=False)
 
 
 @attrs.frozen
@@ -269,8 +277,39 @@ class ResumptionUpdate(Event):
 
 @attrs.frozen
 class Reconnected(Event):
-    """The session moved to a new connection and carried on (resumption)."""
+    """The session moved to a new connection and carried on.
 
+    Attributes:
+        mode: ``"resumed"`` (Gemini resumed the session with its handle: the
+            service kept the whole conversation), ``"replayed"`` (a new
+            session was given the history so far as items: text survives,
+            audio context does not), or ``"fresh"`` (a new session without the
+            conversation, e.g. no resumption handle had arrived yet).
+        reason: why the session moved (``"go_away"``, ``"connection_lost"``,
+            ``"update"``).
+        attempts: connection attempts it took (1 when the first one worked).
+        downtime: seconds between losing (or leaving) the old connection and
+            the new one being ready.
+        audio_buffered: input audio chunks accepted while no connection was
+            open, sent once the new one was ready.
+        audio_dropped: input audio chunks dropped because the gap outlasted
+            the buffer (oldest first).
+        interrupted_response: the response cut by the move, if one was in
+            progress (it was also ended with `ResponseDone` or `Interrupted`).
+        cancelled_calls: tool calls of the old connection whose results can no
+            longer be delivered (each also got `ToolCallCancelled`).
+        failures: why each failed attempt before this one failed.
+    """
+
+    mode: Literal["resumed", "replayed", "fresh"] = "resumed"
+    reason: str = "connection_lost"
+    attempts: int = 1
+    downtime: float = 0.0
+    audio_buffered: int = 0
+    audio_dropped: int = 0
+    interrupted_response: str | None = None
+    cancelled_calls: tuple[str, ...] = ()
+    failures: tuple[str, ...] = ()
     raw: Any = attrs.field(default=None, eq=False, repr=False)
 
 

@@ -128,6 +128,12 @@ class _ItemAudio:
     played_ms: int | None = None
     complete: bool = False
     truncated: bool = False
+    #: Transcript fragments with the audio (ms) received when each arrived.
+    transcript: list[tuple[int, str]] = attrs.field(factory=list)
+
+    def heard(self, end_ms: int) -> str:
+        """The transcript that came with the first `end_ms` of audio."""
+        return "".join(text for at, text in self.transcript if at < end_ms)
 
     @property
     def received_ms(self) -> int:
@@ -487,6 +493,17 @@ class OpenAIProtocol(RealtimeProtocol):
                 )
             if response_id is None:
                 response_id = item.response_id
+            if item.truncated:
+                return [
+                    Interrupted(
+                        response_id=response_id,
+                        source=source,  # type: ignore[arg-type]
+                        raw=raw,
+                        item_id=item.item_id,
+                        audio_end_ms=end,
+                        heard_text=item.heard(end),
+                    )
+                ]
         return [Interrupted(response_id=response_id, source=source, raw=raw)]  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ server events
@@ -505,10 +522,7 @@ class OpenAIProtocol(RealtimeProtocol):
             ) from None
         item = self._items.get(ev.item_id)
         if item is None:
-            item = _ItemAudio(ev.item_id, ev.response_id, ev.content_index)
-            self._items[ev.item_id] = item
-            while len(self._items) > _MAX_TRACKED_ITEMS:
-                self._items.popitem(last=False)
+            item = self._track(ev.item_id, ev.response_id, ev.content_index)
         item.received_bytes += len(ev.delta)
         self._last_item = item
         return [
@@ -520,6 +534,13 @@ class OpenAIProtocol(RealtimeProtocol):
                 raw=ev,
             )
         ]
+
+    def _track(self, item_id: str, response_id: str, content_index: int) -> _ItemAudio:
+        item = _ItemAudio(item_id, response_id, content_index)
+        self._items[item_id] = item
+        while len(self._items) > _MAX_TRACKED_ITEMS:
+            self._items.popitem(last=False)
+        return item
 
     def _note_session(self, session: m.Session) -> None:
         if not isinstance(session, m.RealtimeSession):
@@ -656,6 +677,10 @@ class OpenAIProtocol(RealtimeProtocol):
         return []
 
     def _on_output_transcript_delta(self, ev: m.ResponseOutputAudioTranscriptDelta) -> list[Event]:
+        item = self._items.get(ev.item_id)
+        if item is None:
+            item = self._track(ev.item_id, ev.response_id, ev.content_index)
+        item.transcript.append((item.received_ms, ev.delta))
         return [
             Transcript(
                 role="assistant",
