@@ -12,19 +12,24 @@ import math
 import os
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 import trio
 
 from ._config import ProviderConfig
+from ._console import TranscriptPrinter
 from .audio import AudioFrame, read_wav, write_wav
 from .errors import ServerError
 from .events import AudioOut, ResponseDone, ServerErrorEvent, TextOut, Transcript
 from .gemini import GeminiLive
 from .openai import OpenAIRealtime
 from .session import RealtimeSession, connect
+
+if TYPE_CHECKING:
+    from .devices import Speaker
 
 __all__ = ["run_chat", "run_say"]
 
@@ -98,32 +103,127 @@ async def _save(path: Path, audio: list[AudioFrame]) -> str:
     return f"{path} ({frame.duration:.1f} s)"
 
 
+def _next_reply_number(out: Path) -> int:
+    """One more than the highest ``reply-N.wav`` already in `out` (1 in a new folder)."""
+    numbers = [0]
+    if out.is_dir():
+        for path in out.glob("reply-*.wav"):
+            stem = path.stem.removeprefix("reply-")
+            if stem.isdigit():
+                numbers.append(int(stem))
+    return max(numbers) + 1
+
+
+def _save_new(out: Path, number: int, audio: list[AudioFrame]) -> tuple[str, int]:
+    """Write ``reply-N.wav`` for the first N >= `number` that does not exist yet.
+
+    Returns what to print and the number used. Exclusive creation: an earlier
+    session's file (or another process's) is never overwritten.
+    """
+    if not audio:
+        return "(no audio)", number
+    frame = AudioFrame.join(audio)
+    out.mkdir(parents=True, exist_ok=True)
+    while True:
+        path = out / f"reply-{number}.wav"
+        try:
+            with path.open("xb") as f:
+                write_wav(f, frame)
+        except FileExistsError:
+            number += 1
+            continue
+        return f"{path} ({frame.duration:.1f} s)", number
+
+
+async def _stream_reply(
+    session: RealtimeSession, printer: TranscriptPrinter, speaker: Speaker | None
+) -> list[AudioFrame]:
+    """Print one reply's transcripts as they arrive (and play its audio); return its audio."""
+    audio: list[AudioFrame] = []
+    text_seen = False
+    async for event in session.events():
+        match event:
+            case AudioOut(frame=frame):
+                audio.append(frame)
+                if speaker is not None:
+                    speaker.play(frame, item_id=event.item_id)
+            case TextOut(text=text):
+                text_seen = True
+                printer.partial("assistant", text)
+            case Transcript(role=role, text=text, final=False):
+                printer.partial(role, text)
+            case Transcript(role=role, text=text, final=True) if text.strip():
+                printer.final(role, text)
+            case ServerErrorEvent(fatal=True) as err:
+                raise ServerError(err.message, code=err.code, fatal=True)
+            case ResponseDone(status=status) if status != "completed" or audio or text_seen:
+                printer.close()
+                break
+    return audio
+
+
+async def _read_line(stdin: trio.lowlevel.FdStream, buffer: bytearray) -> str | None:
+    """The next line typed (without its newline), or `None` at the end of input."""
+    while b"\n" not in buffer:
+        data = await stdin.receive_some()
+        if not data:
+            if not buffer.strip():
+                return None
+            buffer += b"\n"
+            break
+        buffer += data
+    line, _, rest = bytes(buffer).partition(b"\n")
+    buffer[:] = rest
+    return line.decode("utf-8", "replace").strip()
+
+
 async def run_chat(args: argparse.Namespace, live: bool) -> int:
-    """Read a message per line from stdin, print each reply and save its audio."""
+    """Read a message per line from stdin, stream each reply's transcript, save its audio.
+
+    The assistant's transcript is printed as it arrives; on a terminal a
+    ``you> `` prompt asks for each message. Each reply's audio goes to
+    ``reply-N.wav`` in ``--out``, numbered on from the files already there
+    (never overwriting one), and with ``--play`` through the speaker too.
+    """
     out = Path(args.out)
+    interactive = sys.stdin.isatty()
+    printer = TranscriptPrinter(sys.stdout, live=sys.stdout.isatty(), partials=True)
+    if getattr(args, "play", False):
+        from .devices import check_devices
+
+        await trio.to_thread.run_sync(check_devices)
     stdin = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
-    async with _target(args, live) as config, connect(config) as session, stdin:
+    async with AsyncExitStack() as stack:
+        config = await stack.enter_async_context(_target(args, live))
+        session = await stack.enter_async_context(connect(config))
+        await stack.enter_async_context(stdin)
+        speaker: Speaker | None = None
+        if getattr(args, "play", False):
+            from .devices import Speaker as _Speaker
+
+            speaker = await stack.enter_async_context(_Speaker(session.protocol.output_sample_rate))
         print("Type a message and press Enter (Ctrl+D to quit).", flush=True)
-        buffer = b""
-        count = 0
+        buffer = bytearray()
+        number = _next_reply_number(out)
         while True:
-            while b"\n" not in buffer:
-                data = await stdin.receive_some()
-                if not data:
-                    if not buffer.strip():
-                        return 0
-                    buffer += b"\n"
-                    break
-                buffer += data
-            line, _, buffer = buffer.partition(b"\n")
-            text = line.decode("utf-8", "replace").strip()
+            if interactive:
+                sys.stdout.write("you> ")
+                sys.stdout.flush()
+            text = await _read_line(stdin, buffer)
+            if text is None:
+                if interactive:
+                    print(flush=True)
+                return 0
             if not text:
                 continue
-            count += 1
             await session.send_text(text)
-            reply, audio = await _reply(session)
-            print(f"assistant: {reply}", flush=True)
-            print(f"audio: {await _save(out / f'reply-{count}.wav', audio)}", flush=True)
+            audio = await _stream_reply(session, printer, speaker)
+            saved, number = await trio.to_thread.run_sync(_save_new, out, number, audio)
+            if audio:
+                number += 1
+            print(f"audio: {saved}", flush=True)
+            if speaker is not None:
+                await speaker.drain()
 
 
 async def run_say(args: argparse.Namespace, live: bool) -> int:

@@ -70,12 +70,20 @@ def _parser() -> argparse.ArgumentParser:
     chat = sub.add_parser(
         "chat",
         help="type messages, see transcripts and save the spoken replies",
-        description="Type a message per line; the reply's transcript is printed and its audio "
-        "saved as WAV. Uses the live service when an API key is set, else the embedded fake "
+        description="Type a message per line; the reply's transcript is printed as it arrives "
+        "and its audio saved as WAV (and played with --play). Uses the live service when an API key is set, else the embedded fake "
         "server (and says which).",
     )
     _add_provider_args(chat)
-    chat.add_argument("--out", default="out", help="folder for reply WAV files (default: out)")
+    chat.add_argument(
+        "--out",
+        default="out",
+        help="folder for reply WAV files, reply-N.wav numbered on from those already there "
+        "(default: out)",
+    )
+    chat.add_argument(
+        "--play", action="store_true", help="also play each reply on the speaker (audio extra)"
+    )
 
     talk = sub.add_parser(
         "talk",
