@@ -1486,3 +1486,130 @@ async def test_transcription_can_arrive_during_the_reply() -> None:
                 assert events[completed]["transcript"] == "Is the shop open"
                 tokens = [p["token"] for p in events[completed]["logprobs"]]
                 assert "".join(tokens) == "Is the shop open"
+
+
+# --------------------------------------------------------------------------- live items
+
+
+def _transcript_of(events: Sequence[dict[str, Any]]) -> str:
+    return "".join(
+        e["delta"] for e in events if e["type"] == "response.output_audio_transcript.delta"
+    )
+
+
+async def test_streaming_item_is_kept_as_it_streams_and_retrieve_returns_it() -> None:
+    with trio.fail_after(15):
+        async with fake(speed=1.0, scenario=Scenario([Turn(reply=LONG_REPLY)])) as (server, _):
+            async with connect(server) as client:
+                await configure(client)
+                await client.send(type="conversation.item.create", item=user_text("Hours?"))
+                await client.send(type="response.create")
+                before = await client.until("response.output_item.added")
+                item_id = before[-1]["item"]["id"]
+                # Before any part: the item is there, in progress, with no content yet.
+                await client.send(type="conversation.item.retrieve", item_id=item_id)
+                events = await client.until("conversation.item.retrieved")
+                assert "response.content_part.added" not in types(events)
+                assert events[-1]["item"]["status"] == "in_progress"
+                assert events[-1]["item"]["content"] == []
+                events += await client.until("response.output_audio.delta")
+                events += await client.until("response.output_audio.delta")
+                await client.send(type="conversation.item.retrieve", item_id=item_id)
+                events += await client.until("conversation.item.retrieved")
+                item = events[-1]["item"]
+                assert item["status"] == "in_progress"
+                assert item["role"] == "assistant"
+                [part] = item["content"]
+                # Exactly what streamed before the retrieved event: audio and transcript.
+                assert base64.b64decode(part["audio"]) == audio_of(events)
+                assert len(audio_of(events)) >= 2 * 4800
+                assert part["transcript"] == _transcript_of(events)
+                assert LONG_REPLY.startswith(part["transcript"])
+                assert part["type"] == "output_audio"
+                rest = await client.until("response.done")
+                done = rest[-1]["response"]
+                assert done["status"] == "completed"
+                await client.send(type="conversation.item.retrieve", item_id=item_id)
+                final = (await client.until("conversation.item.retrieved"))[-1]["item"]
+                assert final["status"] == "completed"
+                assert final["content"][0]["transcript"] == LONG_REPLY
+                assert base64.b64decode(final["content"][0]["audio"]) == audio_of(events + rest)
+
+
+async def test_text_item_accumulates_while_streaming() -> None:
+    with trio.fail_after(15):
+        async with fake(speed=1.0, scenario=Scenario([Turn(reply=LONG_REPLY)])) as (server, _):
+            async with connect(server) as client:
+                await configure(client, output_modalities=["text"])
+                await client.send(type="conversation.item.create", item=user_text("Hours?"))
+                await client.send(type="response.create")
+                events = await client.until("response.output_text.delta")
+                item_id = events[-1]["item_id"]
+                await client.send(type="conversation.item.retrieve", item_id=item_id)
+                events += await client.until("conversation.item.retrieved")
+                sent = "".join(
+                    e["delta"] for e in events if e["type"] == "response.output_text.delta"
+                )
+                assert events[-1]["item"]["content"] == [{"type": "output_text", "text": sent}]
+                assert "response.done" not in types(events)
+
+
+async def test_truncate_while_streaming_keeps_the_cut_item() -> None:
+    with trio.fail_after(15):
+        async with fake(speed=1.0, scenario=Scenario([Turn(reply=LONG_REPLY)])) as (server, _):
+            async with connect(server) as client:
+                await configure(client)
+                await client.send(type="conversation.item.create", item=user_text("Hours?"))
+                await client.send(type="response.create")
+                events = await client.until("response.output_audio.delta")
+                events += await client.until("response.output_audio.delta")
+                item_id = events[-1]["item_id"]
+                await client.send(
+                    type="conversation.item.truncate",
+                    item_id=item_id,
+                    content_index=0,
+                    audio_end_ms=150,
+                )
+                events = await client.until("conversation.item.truncated")
+                assert events[-1]["audio_end_ms"] == 150
+                assert "response.done" not in types(events)  # accepted mid-stream
+                rest = await client.until("response.done")
+                # The stream itself went on; the stored item stays cut.
+                assert rest[-1]["response"]["status"] == "completed"
+                await client.send(type="conversation.item.retrieve", item_id=item_id)
+                item = (await client.until("conversation.item.retrieved"))[-1]["item"]
+                assert item["content"][0]["transcript"] == ""
+                assert len(base64.b64decode(item["content"][0]["audio"])) == 150 * 48
+                # Beyond what is left: the service's own refusal.
+                await client.send(
+                    type="conversation.item.truncate",
+                    item_id=item_id,
+                    content_index=0,
+                    audio_end_ms=151,
+                )
+                err = (await client.recv())["error"]
+                assert err["message"] == "Audio content of 150ms is already shorter than 151ms"
+                assert err["param"] == "audio_end_ms"
+
+
+async def test_truncate_before_any_audio_part_is_refused() -> None:
+    with trio.fail_after(15):
+        async with fake(speed=1.0, scenario=Scenario([Turn(reply=LONG_REPLY, latency=0.5)])) as (
+            server,
+            _,
+        ):
+            async with connect(server) as client:
+                await configure(client)
+                await client.send(type="conversation.item.create", item=user_text("Hours?"))
+                await client.send(type="response.create")
+                await client.until("response.created")
+                # No item yet: unknown id. The user item: not an assistant item.
+                user_id = client.events[1]["item"]["id"]
+                await client.send(
+                    type="conversation.item.truncate",
+                    item_id=user_id,
+                    content_index=0,
+                    audio_end_ms=0,
+                )
+                err = (await client.recv())["error"]
+                assert err["message"] == "Only assistant messages with audio can be truncated."

@@ -32,6 +32,10 @@ client can observe:
   ``response.cancel`` (``client_cancelled``; ``response_cancel_not_active``),
   ``conversation.item.truncate`` range-checked against the audio produced,
   ``conversation.item.delete`` / ``retrieve``, ``session.close``.
+* Items kept as they stream: an assistant item's content part appears when
+  ``response.content_part.added`` goes out and its audio, transcript, text or
+  call arguments grow with the deltas, so ``retrieve`` and ``truncate`` work
+  mid-stream as well as after ``response.done``.
 * Never crashes on bad input: binary frames, invalid JSON, unknown event types
   and malformed fields are answered with the service's ``error`` events and the
   session carries on.

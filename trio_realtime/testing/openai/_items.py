@@ -28,6 +28,8 @@ class _Item:
     audio: bytes | bytearray = b""
     bpm: int = 48
     said: str = ""
+    #: Cut by ``conversation.item.truncate``: what still streams is not kept.
+    truncated: bool = False
 
     @property
     def id(self) -> str:
@@ -282,6 +284,7 @@ class _ItemsPart(_ConnectionBase):
         keep = int(end * item.bpm)
         keep -= keep % 2 if item.bpm == 48 else 0
         item.audio = item.audio[:keep]
+        item.truncated = True
         content[index]["transcript"] = ""
         await self._send(
             self._event(

@@ -375,7 +375,7 @@ class _ResponsesPart(_ItemsPart):
         step = max(1, round(8 * self.fake.chunk_ms))
         return [data[i : i + step] for i in range(0, len(data), step)]
 
-    async def _open_message(self, resp: _Response, index: int) -> tuple[str, Any, dict[str, Any]]:
+    async def _open_message(self, resp: _Response, index: int) -> tuple[str, _Item, dict[str, Any]]:
         """Add an in-progress assistant message item; return its id, item and event ids."""
         item_id = self.ids.item()
         wire: dict[str, Any] = {
@@ -401,13 +401,18 @@ class _ResponsesPart(_ItemsPart):
                 "response.content_part.added", **ids, part={"type": "audio", "transcript": ""}
             )
         )
+        # The stored item follows the stream, as the service keeps it: the part
+        # appears when added, transcript and audio grow with the deltas.
+        part: dict[str, Any] = {"type": "output_audio", "transcript": ""}
+        item.wire["content"].append(part)
         chunks = self._speech_chunks(text, resp.format)
         words = re.findall(r"\S+", text)
         deltas = [w if i == 0 else " " + w for i, w in enumerate(words)]
         chunk_s = self.fake.chunk_ms / 1000.0
         spoken: list[str] = []
-        audio = bytearray()
-        item.audio = audio  # grows as the deltas go out
+        audio = bytearray()  # what was produced (the item keeps it unless truncated)
+        item.audio = audio
+        produced = 0
         start = trio.current_time()
         head = (
             '{"type":"response.output_audio.delta","event_id":"%s","response_id":"'
@@ -431,6 +436,8 @@ class _ResponsesPart(_ItemsPart):
                         obfuscation=self.ids.obfuscation(delta),
                     )
                 )
+                if not item.truncated:
+                    part["transcript"] += delta
             if resp.is_cancelled():
                 break
             if self._paced():
@@ -440,10 +447,12 @@ class _ResponsesPart(_ItemsPart):
             text_frame = head % self.ids.event() + b64encode(chunk) + '"}'
             async with self._send_lock:
                 await self.conn.send(text_frame)
-            audio += chunk
+            produced += len(chunk)
+            if not item.truncated:
+                audio += chunk
             self.audio_produced = True
-            resp.out_audio = audio_tokens(len(audio) / item.bpm, output=True)
-            resp.audio_s = len(audio) / item.bpm / 1000.0
+            resp.out_audio = audio_tokens(produced / item.bpm, output=True)
+            resp.audio_s = produced / item.bpm / 1000.0
             await self.conn.checkpoint(MID_AUDIO)
         while len(spoken) < len(deltas) and not resp.is_cancelled():
             delta = deltas[len(spoken)]
@@ -456,6 +465,8 @@ class _ResponsesPart(_ItemsPart):
                     obfuscation=self.ids.obfuscation(delta),
                 )
             )
+            if not item.truncated:
+                part["transcript"] += delta
         transcript = "".join(spoken)
         resp.spoken = transcript
         resp.out_text += text_tokens(transcript)
@@ -471,7 +482,6 @@ class _ResponsesPart(_ItemsPart):
             )
         )
         item.wire["status"] = "incomplete" if resp.is_cancelled() or resp.limited else "completed"
-        item.wire["content"] = [{"type": "output_audio", "transcript": transcript}]
         await self._close_item(resp, item, index)
 
     async def _stream_text(self, resp: _Response, text: str, index: int) -> None:
@@ -479,6 +489,8 @@ class _ResponsesPart(_ItemsPart):
         await self._send(
             self._event("response.content_part.added", **ids, part={"type": "text", "text": ""})
         )
+        part: dict[str, Any] = {"type": "output_text", "text": ""}
+        item.wire["content"].append(part)
         words = re.findall(r"\S+", text)
         deltas = [w if i == 0 else " " + w for i, w in enumerate(words)]
         sent: list[str] = []
@@ -497,6 +509,7 @@ class _ResponsesPart(_ItemsPart):
                     obfuscation=self.ids.obfuscation(delta),
                 )
             )
+            part["text"] += delta
         full = "".join(sent)
         resp.spoken = full
         resp.out_text += text_tokens(full)
@@ -505,7 +518,6 @@ class _ResponsesPart(_ItemsPart):
             self._event("response.content_part.done", **ids, part={"type": "text", "text": full})
         )
         item.wire["status"] = "incomplete" if resp.is_cancelled() or resp.limited else "completed"
-        item.wire["content"] = [{"type": "output_text", "text": full}]
         await self._close_item(resp, item, index)
 
     async def _stream_call(self, resp: _Response, call: PlannedToolCall, index: int) -> None:
@@ -533,6 +545,7 @@ class _ResponsesPart(_ItemsPart):
                     "response.function_call_arguments.delta", **ids, call_id=call_id, delta=piece
                 )
             )
+            item.wire["arguments"] = sent
         await self._send(
             self._event(
                 "response.function_call_arguments.done",
