@@ -391,3 +391,91 @@ def test_reconnect_failed_lists_attempts_and_is_a_connection_lost() -> None:
     assert isinstance(exc, ConnectionLost)
     assert exc.attempts == 2
     assert exc.failures == ("HandshakeError: refused", "ConnectionLost: dropped")
+
+
+SEED = [
+    HistoryItem("message", "user", "My name is Ada."),
+    HistoryItem("message", "assistant", "Hello Ada."),
+    HistoryItem("tool_call", call_id="c1", name="lookup", arguments={"q": "Ada"}),
+    HistoryItem("tool_result", call_id="c1", name="lookup", result={"born": 1815}),
+    HistoryItem("tool_call", call_id="c2", name="lookup", arguments={}, status="cancelled"),
+    HistoryItem("message", "assistant", ""),
+]
+
+
+def test_openai_seed_goes_in_as_items_before_session_ready() -> None:
+    p = rt.OpenAIRealtime(api_key="k", history=SEED).new_protocol()
+    p.receive(
+        json.dumps({"type": "session.created", "event_id": "e0", "session": {"type": "realtime"}})
+    )
+    assert [json.loads(x)["type"] for x in p.data_to_send()] == ["session.update"]
+    events = p.receive(
+        json.dumps({"type": "session.updated", "event_id": "e1", "session": {"type": "realtime"}})
+    )
+    assert [type(e).__name__ for e in events] == ["SessionReady"]
+    items = [json.loads(x)["item"] for x in p.data_to_send()]
+    assert items == [
+        {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": "My name is Ada."}],
+        },
+        {
+            "type": "message",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": "Hello Ada."}],
+        },
+        {"type": "function_call", "call_id": "c1", "name": "lookup", "arguments": '{"q": "Ada"}'},
+        {"type": "function_call_output", "call_id": "c1", "output": '{"born": 1815}'},
+    ]
+
+
+def test_gemini_seed_is_the_initial_history_in_client_content() -> None:
+    from trio_realtime.gemini import codec as gc
+
+    p = rt.GeminiLive(api_key="k", history=ConversationHistory(SEED)).new_protocol()
+    p.start()
+    (setup,) = [json.loads(x) for x in p.data_to_send()]
+    assert setup["setup"]["historyConfig"] == {"initialHistoryInClientContent": True}
+    p.receive(b'{"setupComplete": {}}')
+    (content,) = [json.loads(x) for x in p.data_to_send()]
+    assert content == {
+        "clientContent": {
+            "turns": [
+                {"role": "user", "parts": [{"text": "My name is Ada."}]},
+                {
+                    "role": "model",
+                    "parts": [
+                        {"text": "Hello Ada."},
+                        {"functionCall": {"id": "c1", "name": "lookup", "args": {"q": "Ada"}}},
+                    ],
+                },
+                {
+                    "role": "user",
+                    "parts": [
+                        {
+                            "functionResponse": {
+                                "id": "c1",
+                                "name": "lookup",
+                                "response": {"output": {"born": 1815}},
+                            }
+                        }
+                    ],
+                },
+            ],
+            "turnComplete": True,
+        }
+    }
+    gc.decode_client_message(json.dumps(content))  # a valid client message
+    # A resumed session has the conversation already: no seed, no historyConfig.
+    p = rt.GeminiLive(api_key="k", history=SEED).new_protocol(resumption_handle="h1")
+    p.start()
+    (setup,) = [json.loads(x) for x in p.data_to_send()]
+    assert "historyConfig" not in setup["setup"]
+    p.receive(b'{"setupComplete": {}}')
+    assert p.data_to_send() == []
+
+
+def test_config_refuses_a_bad_history() -> None:
+    with pytest.raises(ConfigurationError, match=r"history\[0\]\.kind must be one of"):
+        rt.GeminiLive(api_key="k", history=[{"kind": "nope"}])

@@ -146,7 +146,9 @@ class ToyConfig(ProviderConfig):
     def endpoint(self) -> tuple[str, list[tuple[str, str]]]:
         return self.url, []
 
-    def new_protocol(self, *, resumption_handle: str | None = None) -> RealtimeProtocol:
+    def new_protocol(
+        self, *, resumption_handle: str | None = None, history: Any = None
+    ) -> RealtimeProtocol:
         return ToyProtocol()
 
     @property

@@ -12,6 +12,7 @@ import attrs
 
 from .errors import ConfigurationError
 from .events import RealtimeProtocol, ToolSpec
+from .history import HistoryItem
 
 __all__ = [
     "ConnectionOptions",
@@ -197,8 +198,17 @@ class ProviderConfig(abc.ABC):
         """
 
     @abc.abstractmethod
-    def new_protocol(self, *, resumption_handle: str | None = None) -> RealtimeProtocol:
-        """A fresh sans-IO protocol machine configured from this object."""
+    def new_protocol(
+        self,
+        *,
+        resumption_handle: str | None = None,
+        history: Sequence[HistoryItem] | None = None,
+    ) -> RealtimeProtocol:
+        """A fresh sans-IO protocol machine configured from this object.
+
+        `history` seeds the new session with a conversation (`None`: the
+        configuration's own ``history``); a resumed session ignores it.
+        """
 
     @property
     @abc.abstractmethod

@@ -31,6 +31,7 @@ from .._config import ConnectionOptions, HasToolSpec, ProviderConfig, check_comm
 from .._wire import NOT_GIVEN
 from ..errors import ConfigurationError, ProtocolError
 from ..events import ToolSpec
+from ..history import HistoryItem, as_history
 from . import messages as m
 from .codec import merge_setup, with_resumption_handle
 
@@ -126,6 +127,9 @@ class GeminiLive(ProviderConfig):
         setup_extra: wire fields (camelCase) merged into the ``setup`` message,
             for options this class has no keyword for. The server closes the
             session on names it does not know.
+        history: a conversation to continue (a `ConversationHistory`, its
+            items, or its `to_data` output), given to the new session before
+            anything else; see the continuity docs.
         connection: transport knobs. The default waits up to 60 s for a pong
             (pinging every 30 s): the service has been seen taking 8-30 s to
             answer pings, so the usual 20 s would drop healthy connections.
@@ -171,6 +175,7 @@ class GeminiLive(ProviderConfig):
     vertex_project: str | None = None
     vertex_location: str = "us-central1"
     setup_extra: Mapping[str, Any] = attrs.field(factory=dict)
+    history: Sequence[HistoryItem] = attrs.field(default=(), converter=as_history, repr=False)
     connection: ConnectionOptions = attrs.field(factory=lambda: _default_connection())
 
     def __attrs_post_init__(self) -> None:
@@ -273,8 +278,16 @@ class GeminiLive(ProviderConfig):
             url = urlunsplit(parts._replace(query=urlencode(pairs)))
         return url, headers
 
-    def new_protocol(self, *, resumption_handle: str | None = None) -> GeminiProtocol:
+    def new_protocol(
+        self,
+        *,
+        resumption_handle: str | None = None,
+        history: Sequence[HistoryItem] | None = None,
+    ) -> GeminiProtocol:
         """A fresh `GeminiProtocol`; `resumption_handle` goes into its ``setup``.
+
+        Without a handle, `history` (default: the configuration's) is sent as
+        the initial history (``historyConfig.initialHistoryInClientContent``).
 
         Raises:
             ConfigurationError: `setup_extra` does not make a valid setup.
@@ -285,6 +298,7 @@ class GeminiLive(ProviderConfig):
             self._setup(),
             text_input=self.text_input,
             resumption_handle=resumption_handle,
+            history=self.history if history is None else history,
         )
 
     # ------------------------------------------------------------------ setup

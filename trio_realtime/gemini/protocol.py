@@ -49,8 +49,10 @@ import binascii
 import functools
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
+
+import attrs
 
 from .._wire import NOT_GIVEN, NotGiven, decode_json
 from ..audio import AudioError, AudioFrame
@@ -87,6 +89,7 @@ from ..events import (
     UpdateSession,
     Usage,
 )
+from ..history import HistoryItem
 from . import messages as m
 from .codec import (
     audio_parts,
@@ -96,7 +99,7 @@ from .codec import (
     with_resumption_handle,
 )
 
-__all__ = ["GeminiProtocol"]
+__all__ = ["GeminiProtocol", "history_turns"]
 
 INPUT_SAMPLE_RATE = 16000
 OUTPUT_SAMPLE_RATE = 24000
@@ -179,9 +182,16 @@ class GeminiProtocol(RealtimeProtocol):
         *,
         text_input: Literal["client_content", "realtime"] = "client_content",
         resumption_handle: str | None = None,
+        history: Sequence[HistoryItem] = (),
     ) -> None:
         if resumption_handle:
             setup = with_resumption_handle(setup, resumption_handle)
+            history = ()  # the service has the conversation
+        self._seed = history_turns(history)
+        if self._seed:
+            setup = attrs.evolve(
+                setup, history_config=m.HistoryConfig(initial_history_in_client_content=True)
+            )
         self._setup = setup
         self._text_input = text_input
         self._handle = resumption_handle
@@ -370,6 +380,14 @@ class GeminiProtocol(RealtimeProtocol):
             raise ProtocolError("The Gemini server sent setupComplete twice.")
         self._ready = True
         self._session_id = sc.session_id if not isinstance(sc.session_id, NotGiven) else None
+        if self._seed:
+            # The initial history: accepted as context, no generation (historyConfig).
+            self._send(
+                m.ClientMessage(
+                    client_content=m.ClientContent(turns=self._seed, turn_complete=True)
+                )
+            )
+            self._seed = []
         return SessionReady(session_id=self._session_id, raw=msg)
 
     def _voice_activity(
@@ -748,3 +766,43 @@ class GeminiProtocol(RealtimeProtocol):
             f"<GeminiProtocol ready={self._ready} state={self._state} "
             f"response={self._response_id!r} generation={self._generation}>"
         )
+
+
+def history_turns(items: Sequence[HistoryItem]) -> list[m.Content]:
+    """Conversation history as ``clientContent`` turns (consecutive roles merged).
+
+    Messages become text parts (``"assistant"`` -> ``"model"``), images with
+    their bytes become ``inlineData`` parts, a tool call a ``functionCall``
+    part of the model, and its result a ``functionResponse`` part of the user.
+    Empty messages, images without bytes and tool calls that never got a
+    result are left out (the service expects every call answered).
+    """
+    answered = {i.call_id for i in items if i.kind == "tool_result"}
+    turns: list[tuple[str, list[m.Part]]] = []
+
+    def add(role: str, part: m.Part) -> None:
+        if turns and turns[-1][0] == role:
+            turns[-1][1].append(part)
+        else:
+            turns.append((role, [part]))
+
+    for item in items:
+        if item.kind == "message":
+            role = "model" if item.role == "assistant" else "user"
+            for img in item.images:
+                if img.data is not None:
+                    add(role, m.Part(inline_data=m.Blob(mime_type=img.mime_type, data=img.data)))
+            if item.text:
+                add(role, m.Part(text=item.text))
+        elif item.kind == "tool_call" and item.call_id in answered:
+            call = m.FunctionCall(
+                id=item.call_id or NOT_GIVEN, name=item.name or "", args=dict(item.arguments or {})
+            )
+            add("model", m.Part(function_call=call))
+        elif item.kind == "tool_result":
+            key = "error" if item.is_error else "output"
+            result = m.FunctionResponse(
+                id=item.call_id or NOT_GIVEN, name=item.name or "", response={key: item.result}
+            )
+            add("user", m.Part(function_response=result))
+    return [m.Content(role=role, parts=parts) for role, parts in turns]

@@ -32,6 +32,7 @@ from .._config import ConnectionOptions, HasToolSpec, ProviderConfig, check_comm
 from .._wire import NOT_GIVEN, NotGiven, deep_merge
 from ..errors import ConfigurationError, ProtocolError
 from ..events import ToolSpec
+from ..history import HistoryItem, as_history
 from . import messages as m
 from .codec import structure_wire, tool_to_wire
 from .codec import to_wire as _to_wire
@@ -92,6 +93,9 @@ class OpenAIRealtime(ProviderConfig):
         azure_ad_token: Microsoft Entra ID access token, sent as a bearer token
             when no API key is given. Never shown in reprs.
         extra_headers: more request headers for the upgrade.
+        history: a conversation to continue (a `ConversationHistory`, its
+            items, or its `to_data` output), given to the new session before
+            anything else; see the continuity docs.
         connection: transport knobs.
     """
 
@@ -117,6 +121,7 @@ class OpenAIRealtime(ProviderConfig):
     deployment: str | None = None
     azure_ad_token: str | None = attrs.field(default=None, repr=False)
     extra_headers: Sequence[tuple[str, str]] = ()
+    history: Sequence[HistoryItem] = attrs.field(default=(), converter=as_history, repr=False)
     connection: ConnectionOptions = attrs.field(factory=ConnectionOptions)
 
     def __attrs_post_init__(self) -> None:
@@ -260,11 +265,19 @@ class OpenAIRealtime(ProviderConfig):
             session["max_output_tokens"] = self.max_output_tokens
         return deep_merge(session, self.session_extra)
 
-    def new_protocol(self, *, resumption_handle: str | None = None) -> OpenAIProtocol:
+    def new_protocol(
+        self,
+        *,
+        resumption_handle: str | None = None,
+        history: Sequence[HistoryItem] | None = None,
+    ) -> OpenAIProtocol:
         """A fresh `OpenAIProtocol` for this configuration.
 
-        OpenAI Realtime has no session resumption, so `resumption_handle` is ignored.
+        OpenAI Realtime has no session resumption, so `resumption_handle` is
+        ignored; `history` (default: the configuration's) is replayed as items.
         """
         from .protocol import OpenAIProtocol
 
-        return OpenAIProtocol(self.session_config())
+        return OpenAIProtocol(
+            self.session_config(), history=self.history if history is None else history
+        )

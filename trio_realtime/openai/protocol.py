@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import attrs
@@ -81,6 +81,7 @@ from ..events import (
     UpdateSession,
     Usage,
 )
+from ..history import HistoryItem
 from . import messages as m
 from .codec import (
     decode_server_event,
@@ -173,7 +174,10 @@ class OpenAIProtocol(RealtimeProtocol):
     input_sample_rate = SAMPLE_RATE
     output_sample_rate = SAMPLE_RATE
 
-    def __init__(self, session: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, session: Mapping[str, Any] | None = None, *, history: Sequence[HistoryItem] = ()
+    ) -> None:
+        self._seed = history_items(history)
         self._session_config: dict[str, Any] = (
             dict(session) if session is not None else {"type": "realtime"}
         )
@@ -577,6 +581,20 @@ class OpenAIProtocol(RealtimeProtocol):
         self._note_session(ev.session)
         if not self._ready:
             self._ready = True
+            # The conversation so far goes in before anything the application sends.
+            for item in self._seed:
+                self._send(
+                    structure_wire(
+                        {
+                            "type": "conversation.item.create",
+                            "event_id": self._event_id(),
+                            "item": item,
+                        },
+                        m.ClientEvent,
+                        what="conversation.item.create built from the history",
+                    )
+                )
+            self._seed = []
             return [SessionReady(session_id=self._session_id, raw=ev)]
         return [SessionUpdated(raw=ev)]
 
@@ -795,6 +813,50 @@ class OpenAIProtocol(RealtimeProtocol):
         return ToolCall(
             call_id=call_id, name=name, arguments=parsed, response_id=response_id, raw=raw
         )
+
+
+def history_items(items: Sequence[HistoryItem]) -> list[dict[str, Any]]:
+    """Conversation history as ``conversation.item.create`` items (wire dicts).
+
+    User messages become ``input_text`` (and ``input_image`` for images with
+    their bytes), assistant messages ``output_text`` (the service does not
+    take assistant audio from clients), tool calls ``function_call`` and
+    results ``function_call_output``. Empty messages and tool calls that never
+    got a result are left out; the service assigns new item ids.
+    """
+    from .._wire import b64encode
+
+    answered = {i.call_id for i in items if i.kind == "tool_result"}
+    called = {i.call_id for i in items if i.kind == "tool_call" and i.call_id in answered}
+    out: list[dict[str, Any]] = []
+    for item in items:
+        if item.kind == "message":
+            content: list[dict[str, Any]] = []
+            if item.role == "user":
+                for img in item.images:
+                    if img.data is not None:
+                        url = f"data:{img.mime_type};base64,{b64encode(img.data)}"
+                        content.append({"type": "input_image", "image_url": url})
+                if item.text:
+                    content.append({"type": "input_text", "text": item.text})
+            elif item.text:
+                content.append({"type": "output_text", "text": item.text})
+            if content:
+                out.append({"type": "message", "role": item.role, "content": content})
+        elif item.kind == "tool_call" and item.call_id in called:
+            out.append(
+                {
+                    "type": "function_call",
+                    "call_id": item.call_id,
+                    "name": item.name,
+                    "arguments": json.dumps(dict(item.arguments or {}), ensure_ascii=False),
+                }
+            )
+        elif item.kind == "tool_result" and item.call_id in called:
+            value = {"error": item.result} if item.is_error else item.result
+            output = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            out.append({"type": "function_call_output", "call_id": item.call_id, "output": output})
+    return out
 
 
 _HANDLERS: dict[type, Any] = {
