@@ -85,8 +85,8 @@ async def main() -> None:
                 match event:
                     case rt.Transcript(role="assistant", text=text, final=True):
                         print(f"assistant: {text}")
-                    case rt.ResponseDone(status=status):
-                        print(f"(response {status})")
+                    case rt.TurnDone(status=status):
+                        print(f"(turn {status})")
                         break
 
 

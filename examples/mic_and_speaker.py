@@ -45,7 +45,7 @@ async def converse(session: rt.RealtimeSession, seconds: float | None, replies: 
                         print("(interrupted: playback buffer cleared)")
                     case rt.Transcript(role=role, text=text, final=True):
                         print(f"{role}: {text}")
-                    case rt.ResponseDone(status="completed"):
+                    case rt.TurnDone(status="completed"):
                         completed += 1
                         if replies is not None and completed >= replies:
                             await speaker.drain()  # let it play out

@@ -62,7 +62,7 @@ async def ask(config: rt.OpenAIRealtime | rt.GeminiLive, question: str) -> tuple
                     seconds += frame.duration
                 case rt.Transcript(role="assistant", text=t, final=True):
                     text = t
-                case rt.ResponseDone() if text:
+                case rt.TurnDone():
                     return text, seconds
     raise RuntimeError("the session ended before the answer did")
 

@@ -32,8 +32,8 @@ async def main() -> None:
                         audio.append(frame)  # 24 kHz mono chunks of the spoken reply
                     case rt.Transcript(role="assistant", text=text, final=True):
                         print(f"assistant: {text}")
-                    case rt.ResponseDone(status=status):
-                        print(f"(response {status})")
+                    case rt.TurnDone(status=status):
+                        print(f"(turn {status})")
                         break  # one turn is all we wanted
 
     if audio:

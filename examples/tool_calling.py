@@ -63,7 +63,6 @@ async def main() -> None:
         async with rt.connect(config) as session:
             print(f"you: {args.message}")
             await session.send_text(args.message)
-            answered = False
             async for event in session.events():
                 match event:
                     case rt.ToolCall(name=name, arguments=arguments):
@@ -71,8 +70,7 @@ async def main() -> None:
                         print(f"model calls {name}({dict(arguments)})")
                     case rt.Transcript(role="assistant", text=text, final=True):
                         print(f"assistant: {text}")
-                        answered = True
-                    case rt.ResponseDone() if answered:
+                    case rt.TurnDone():
                         break  # the spoken answer after the tool result is complete
 
 

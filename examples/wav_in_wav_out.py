@@ -60,8 +60,8 @@ async def main() -> None:
                         print(f"{role}: {text}")
                     case rt.AudioOut(frame=frame):
                         audio.append(frame)
-                    case rt.ResponseDone(status=status):
-                        print(f"(response {status})")
+                    case rt.TurnDone(status=status):
+                        print(f"(turn {status})")
                         break
 
     reply = rt.AudioFrame.join(audio) if audio else rt.AudioFrame.silence(0.0, 24000)

@@ -117,7 +117,7 @@ def test_text_chat(tmp_path: Path, provider: str) -> None:
     assert lines[1:4] == [
         "you: Hello there",
         "assistant: You said: Hello there. Thank you.",
-        "(response completed)",
+        "(turn completed)",
     ]
     assert lines[4].startswith("Saved ")
     assert lines[4].endswith(" s of reply audio to reply.wav")
@@ -154,7 +154,7 @@ def test_wav_in_wav_out_synthesized(tmp_path: Path, provider: str) -> None:
     reply = "assistant: You said: What is the capital of France. Thank you."
     assert reply in lines
     assert lines.index("user: What is the capital of France?") < lines.index(reply)
-    assert lines[-2] == "(response completed)"
+    assert lines[-2] == "(turn completed)"
     assert lines[-1].endswith("to reply.wav")
     user = rt.read_wav(tmp_path / "user.wav")
     assert user.sample_rate == (24000 if provider == "openai" else 16000)
@@ -225,7 +225,7 @@ def test_images_default_frames(tmp_path: Path, provider: str) -> None:
     assert all(s.endswith(f"bytes of {mime}") for s in sent)
     assert lines[-2:] == [
         "assistant: You said: What do you see. Thank you.",
-        "(response completed)",
+        "(turn completed)",
     ]
 
 

@@ -42,6 +42,7 @@ from trio_realtime.events import (
     ToolCallCancelled,
     ToolSpec,
     Transcript,
+    TurnDone,
     UpdateSession,
     Usage,
 )
@@ -210,17 +211,10 @@ def test_text_turn() -> None:
     assert events == [TextOut("is the capital.", response_id="turn-1")]
     assert proto.receive(frame({"serverContent": {"generationComplete": True}})) == []
     events = proto.receive(frame({"serverContent": {"turnComplete": True}, "usageMetadata": USAGE}))
+    usage = Usage(input_tokens=1786, output_tokens=179, total_tokens=1965, details=USAGE)
     assert events == [
-        ResponseDone(
-            response_id="turn-1",
-            status="completed",
-            usage=Usage(
-                input_tokens=1786,
-                output_tokens=179,
-                total_tokens=1965,
-                details=USAGE,
-            ),
-        )
+        ResponseDone(response_id="turn-1", status="completed", usage=usage),
+        TurnDone(status="completed", response_ids=("turn-1",), usage=usage),
     ]
     assert proto.response_id is None
 
@@ -321,6 +315,9 @@ def test_audio_turn_with_vad() -> None:
             status="completed",
             usage=Usage(input_tokens=5, details={"promptTokenCount": 5}),
         ),
+        TurnDone(
+            response_ids=("turn-1",), usage=Usage(input_tokens=5, details={"promptTokenCount": 5})
+        ),
     ]
     # The next turn gets a new id.
     assert kinds(proto.receive(audio_chunk(PCM_A))) == ["ResponseStarted", "AudioOut"]
@@ -355,8 +352,9 @@ def test_multi_part_server_content_in_one_frame() -> None:
         "Transcript",
         "Transcript",
         "ResponseDone",
+        "TurnDone",
     ]
-    done = events[-1]
+    done = events[-2]
     assert isinstance(done, ResponseDone)
     assert done.usage == Usage(
         output_tokens=9, total_tokens=20, details={"candidatesTokenCount": 9, "totalTokenCount": 20}
@@ -414,6 +412,7 @@ def test_server_barge_in() -> None:
         Transcript(role="user", text="Tell me a story", final=True),
         Transcript(role="assistant", text="Once upon", final=True, response_id="turn-1"),
         ResponseDone(response_id="turn-1", status="cancelled", reason="interrupted"),
+        TurnDone(status="interrupted", reason="turn_detected", response_ids=("turn-1",)),
     ]
     assert proto.generation == 1
     # Nothing more of that turn reaches the application.
@@ -434,6 +433,7 @@ def test_server_barge_in() -> None:
     assert events == [
         Transcript(role="user", text="Stop", final=True),
         ResponseDone(response_id="turn-2", status="completed"),
+        TurnDone(response_ids=("turn-2",)),
     ]
 
 
@@ -453,9 +453,12 @@ def test_local_interrupt_sends_nothing_and_drops_the_rest_of_the_turn() -> None:
         proto.receive(frame({"serverContent": {"outputTranscription": {"text": " explain"}}})) == []
     )
     events = proto.receive(frame({"serverContent": {"turnComplete": True}, "usageMetadata": USAGE}))
-    assert len(events) == 1
+    assert len(events) == 2
     done = events[0]
     assert isinstance(done, ResponseDone)
+    assert events[1] == TurnDone(
+        status="interrupted", reason="client_cancelled", response_ids=("turn-1",), usage=done.usage
+    )
     assert (done.response_id, done.status, done.reason) == (
         "turn-1",
         "cancelled",
@@ -474,7 +477,8 @@ def test_local_interrupt_then_server_interrupted() -> None:
     proto.handle(Interrupt())
     events = proto.receive(frame({"serverContent": {"interrupted": True}}))
     assert events == [
-        ResponseDone(response_id="turn-1", status="cancelled", reason="client_cancelled")
+        ResponseDone(response_id="turn-1", status="cancelled", reason="client_cancelled"),
+        TurnDone(status="interrupted", reason="client_cancelled", response_ids=("turn-1",)),
     ]
     assert proto.generation == 1
     assert proto.receive(frame({"serverContent": {"turnComplete": True}})) == []
@@ -690,16 +694,21 @@ def test_unsupported_commands_are_local_errors() -> None:
 def test_turn_complete_reasons(reason: str, status: str, why: str | None) -> None:
     proto = ready()
     proto.receive(audio_chunk(PCM_A))
-    (done,) = proto.receive(
+    (done, turn) = proto.receive(
         frame({"serverContent": {"turnComplete": True, "turnCompleteReason": reason}})
     )
     assert done == ResponseDone(response_id="turn-1", status=status, reason=why)
+    assert turn == TurnDone(status=status, reason=why, response_ids=("turn-1",))
 
 
 def test_empty_turn_still_starts_and_ends_a_response() -> None:
     proto = ready()
     events = proto.receive(frame({"serverContent": {"turnComplete": True}}))
-    assert events == [ResponseStarted(response_id="turn-1"), ResponseDone(response_id="turn-1")]
+    assert events == [
+        ResponseStarted(response_id="turn-1"),
+        ResponseDone(response_id="turn-1"),
+        TurnDone(response_ids=("turn-1",)),
+    ]
 
 
 def test_finished_input_transcription_is_final_at_once() -> None:

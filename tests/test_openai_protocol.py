@@ -42,6 +42,7 @@ from trio_realtime.events import (
     ToolCall,
     ToolSpec,
     Transcript,
+    TurnDone,
     UpdateSession,
     Usage,
 )
@@ -383,23 +384,21 @@ def test_text_turn() -> None:
             rate_limits=[{"name": "tokens", "limit": 100, "remaining": 70, "reset_seconds": 1.5}],
         ),
     )
+    usage_r1 = Usage(
+        input_tokens=20,
+        output_tokens=10,
+        total_tokens=30,
+        details={
+            "input_token_details": {"text_tokens": 20},
+            "output_token_details": {"text_tokens": 10},
+        },
+    )
     assert events == [
         ResponseStarted(response_id=R1),
         TextOut(text="Twelve in", response_id=R1, item_id=ASST),
         TextOut(text=" stock.", response_id=R1, item_id=ASST),
-        ResponseDone(
-            response_id=R1,
-            status="completed",
-            usage=Usage(
-                input_tokens=20,
-                output_tokens=10,
-                total_tokens=30,
-                details={
-                    "input_token_details": {"text_tokens": 20},
-                    "output_token_details": {"text_tokens": 10},
-                },
-            ),
-        ),
+        ResponseDone(response_id=R1, status="completed", usage=usage_r1),
+        TurnDone(status="completed", response_ids=(R1,), usage=usage_r1),
     ]
     assert h.sent() == []
     assert h.proto.response_in_progress is None
@@ -484,6 +483,7 @@ def test_voice_turn_with_server_vad() -> None:
         "AudioOut",
         "Transcript",
         "ResponseDone",
+        "TurnDone",
     ]
     assert events[0] == SpeechStarted(audio_start_ms=1236, item_id=USER)
     assert events[1] == Transcript(role="user", text="Is the", final=False, item_id=USER)
@@ -503,10 +503,13 @@ def test_voice_turn_with_server_vad() -> None:
     assert out1.frame.sample_rate == 24000
     assert (out1.response_id, out1.item_id, out1.generation) == (R1, ASST, 0)
     assert out2.frame.to_bytes() == chunk2
-    assert events[-1] == ResponseDone(
+    assert events[-2] == ResponseDone(
         response_id=R1,
         status="completed",
         usage=Usage(input_tokens=3, output_tokens=2, total_tokens=5),
+    )
+    assert events[-1] == TurnDone(
+        response_ids=(R1,), usage=Usage(input_tokens=3, output_tokens=2, total_tokens=5)
     )
     assert h.sent() == []  # the server created the response itself
 
@@ -572,6 +575,7 @@ def test_push_to_talk_turn() -> None:
         "AudioOut",
         "Transcript",
         "ResponseDone",
+        "TurnDone",
     ]
     h.do(CommitAudio(respond=False))
     h.do(ClearAudio())
@@ -635,8 +639,8 @@ def test_function_call_turn() -> None:
             call_id="call_1", name="check_stock", arguments={"sku": "SOC-10MM"}, response_id=R1
         ),
         ResponseDone(response_id=R1, status="completed"),
-    ]
-    h.do(SendToolResult("call_1", {"in_stock": 12}))
+    ]  # no TurnDone: the turn goes on once the result is in
+    assert h.do(SendToolResult("call_1", {"in_stock": 12})) == []
     assert h.sent() == [
         {
             "type": "conversation.item.create",
@@ -655,7 +659,14 @@ def test_function_call_turn() -> None:
         *audio_response_end(R2, ASST, "Twelve."),
         response_done(R2),
     )
-    assert kinds(events) == ["ResponseStarted", "AudioOut", "Transcript", "ResponseDone"]
+    assert kinds(events) == [
+        "ResponseStarted",
+        "AudioOut",
+        "Transcript",
+        "ResponseDone",
+        "TurnDone",
+    ]
+    assert events[-1] == TurnDone(response_ids=(R1, R2), tool_calls=1)
     with pytest.raises(ProtocolError, match="already sent"):
         h.do(SendToolResult("call_1", "again"))
     with pytest.raises(ProtocolError, match="No tool call with call_id 'call_zz'"):
@@ -762,7 +773,10 @@ def test_barge_in_while_generating_truncates_at_played_audio() -> None:
         srv("conversation.item.truncated", item_id=ASST, content_index=0, audio_end_ms=120),
     )
     assert audio_frames(late) == []
-    assert late[-1] == ResponseDone(response_id=R1, status="cancelled", reason="turn_detected")
+    assert late[-2:] == [
+        ResponseDone(response_id=R1, status="cancelled", reason="turn_detected"),
+        TurnDone(status="interrupted", reason="turn_detected", response_ids=(R1,)),
+    ]
     nxt = h.feed(*audio_response_start(R2, ASST2), audio_delta(R2, ASST2, pcm(10)))
     [frame] = audio_frames(nxt)
     assert (frame.response_id, frame.generation) == (R2, 1)
@@ -868,7 +882,10 @@ def test_local_interrupt_cancels_and_truncates() -> None:
         response_done(R1, "cancelled", {"type": "cancelled", "reason": "client_cancelled"}),
     )
     assert audio_frames(events) == []
-    assert events[-1] == ResponseDone(response_id=R1, status="cancelled", reason="client_cancelled")
+    assert events[-2:] == [
+        ResponseDone(response_id=R1, status="cancelled", reason="client_cancelled"),
+        TurnDone(status="interrupted", reason="client_cancelled", response_ids=(R1,)),
+    ]
 
 
 def test_cancel_that_raced_the_end_of_the_response_is_benign() -> None:
@@ -983,8 +1000,12 @@ def test_failed_and_incomplete_responses_report_their_reason() -> None:
         response_done(R2, "incomplete", {"type": "incomplete", "reason": "max_output_tokens"}),
     )
     assert events[1] == ResponseDone(response_id=R1, status="failed", reason="server_error")
-    assert events[3] == ResponseDone(
+    assert events[2] == TurnDone(status="failed", reason="server_error", response_ids=(R1,))
+    assert events[4] == ResponseDone(
         response_id=R2, status="incomplete", reason="max_output_tokens"
+    )
+    assert events[5] == TurnDone(
+        status="incomplete", reason="max_output_tokens", response_ids=(R2,)
     )
 
 

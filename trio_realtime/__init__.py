@@ -127,6 +127,12 @@ if TYPE_CHECKING:
         Transcript as Transcript,
     )
     from .events import (
+        TurnDone as TurnDone,
+    )
+    from .events import (
+        TurnMetrics as TurnMetrics,
+    )
+    from .events import (
         Usage as Usage,
     )
     from .gemini import (
@@ -213,6 +219,8 @@ _LAZY: dict[str, str] = {
     "ToolContext": ".tools",
     "ToolSpec": ".events",
     "Transcript": ".events",
+    "TurnDone": ".events",
+    "TurnMetrics": ".events",
     "Usage": ".events",
     "connect": ".session",
     "read_wav": ".audio",
@@ -267,6 +275,8 @@ __all__ = [
     "ToolContext",
     "ToolSpec",
     "Transcript",
+    "TurnDone",
+    "TurnMetrics",
     "Usage",
     "__version__",
     "connect",

@@ -56,6 +56,8 @@ __all__ = [
     "ToolCallCancelled",
     "ToolSpec",
     "Transcript",
+    "TurnDone",
+    "TurnMetrics",
     "UpdateSession",
     "Usage",
 ]
@@ -327,6 +329,73 @@ class ServerErrorEvent(Event):
     event_id: str | None = None
     fatal: bool = False
     raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class TurnDone(Event):
+    """The assistant finished its turn: nothing more will come until new input.
+
+    A turn is everything the assistant says and does in answer to one user
+    input, across the tool round trips in between: on OpenAI that is one
+    response per round trip (a `ResponseDone` each), on Gemini one model turn.
+    `TurnDone` comes once, right after the turn's last `ResponseDone`, on both
+    providers. While a tool call of the turn waits for its result (run by the
+    session or sent by the application with `send_tool_result`), the turn goes
+    on; it ends when the model has nothing more to say.
+
+    `status` is ``"completed"``, ``"interrupted"`` (the user barged in, or
+    `interrupt()`; `reason` is ``"turn_detected"`` or ``"client_cancelled"``),
+    ``"incomplete"`` or ``"failed"`` (`reason` says why). `response_ids` are
+    the turn's responses in order, `usage` their summed token counts.
+    """
+
+    status: str = "completed"
+    reason: str | None = None
+    response_ids: tuple[str | None, ...] = ()
+    usage: Usage | None = None
+    tool_calls: int = 0
+
+
+@attrs.frozen
+class TurnMetrics(Event):
+    """Timings and sizes of one assistant turn; delivered right after its `TurnDone`.
+
+    Times are seconds on the session's clock (`trio.current_time`). The turn's
+    input ends at the provider's end-of-speech signal (server VAD), at
+    `commit_audio`/`end_activity`, or at `send_text`, whichever came last
+    before the turn started (`input_end` says which: ``"speech_stopped"``,
+    ``"commit"``, ``"activity_end"``, ``"text"``, or `None` when the turn
+    started without one, e.g. a proactive reply). Latencies measure arrival
+    at the client (decoded), not when the application read the event.
+
+    Attributes:
+        status: the turn's `TurnDone.status`.
+        interrupted: whether the turn was cut off (barge-in or `interrupt()`).
+        input_end: what ended the user's input (see above).
+        time_to_first_audio: input end -> first assistant audio chunk.
+        time_to_first_text: input end -> first assistant transcript or text.
+        response_duration: first response started -> turn done.
+        audio_in_seconds: user audio sent since the previous turn ended.
+        audio_out_seconds: assistant audio received in this turn.
+        input_tokens / output_tokens: summed over the turn's responses.
+        input_tokens_by_modality / output_tokens_by_modality: e.g.
+            ``{"audio": 120, "text": 30}``, as far as the provider reports them.
+        response_ids: the turn's responses, in order.
+    """
+
+    status: str = "completed"
+    interrupted: bool = False
+    input_end: str | None = None
+    time_to_first_audio: float | None = None
+    time_to_first_text: float | None = None
+    response_duration: float | None = None
+    audio_in_seconds: float = 0.0
+    audio_out_seconds: float = 0.0
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    input_tokens_by_modality: Mapping[str, int] = attrs.field(factory=dict)
+    output_tokens_by_modality: Mapping[str, int] = attrs.field(factory=dict)
+    response_ids: tuple[str | None, ...] = ()
 
 
 # --------------------------------------------------------------------------- commands

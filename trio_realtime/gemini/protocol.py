@@ -34,6 +34,13 @@ Behaviour worth knowing:
   reason="client_cancelled")`` follows when the server ends the turn. New
   user input (speech with automatic detection, or text) is what actually
   stops the model.
+- Turns. `TurnDone` follows the `ResponseDone` of a model turn that ended
+  with no tool call pending and no ``interactionStatus: IN_PROGRESS`` (a
+  blocking tool round trip stays inside one model turn; a non-blocking call
+  still running at ``turnComplete`` keeps the assistant's turn open until a
+  later ``turnComplete``). An interrupted turn ends at the interruption
+  (server) or when the server closes it (local `Interrupt`); an `Interrupt`
+  while the model waits for tool results ends the turn at once.
 - `SendToolResult` answers with ``toolResponse.functionResponses`` carrying the
   call's ``id`` and ``name`` and ``{"output": …}`` or ``{"error": …}``. A
   result for a call the server cancelled is dropped silently (answering it
@@ -54,6 +61,7 @@ from typing import Any, Literal
 
 import attrs
 
+from .._turns import TurnAccumulator
 from .._wire import NOT_GIVEN, NotGiven, decode_json
 from ..audio import AudioError, AudioFrame
 from ..errors import ProtocolError
@@ -213,6 +221,7 @@ class GeminiProtocol(RealtimeProtocol):
         self._activity_open = False
         self._activity_audio = False
         self._manual = _activity_detection_disabled(setup)
+        self._turn = TurnAccumulator()
 
     # ------------------------------------------------------------------ state
 
@@ -436,15 +445,15 @@ class GeminiProtocol(RealtimeProtocol):
     ) -> None:
         usage = _usage(self._usage) if self._usage is not None else None
         self._usage = None
-        events.append(
-            ResponseDone(
-                response_id=self._response_id,
-                status=status,
-                reason=reason,
-                usage=usage,
-                raw=msg,
-            )
+        done = ResponseDone(
+            response_id=self._response_id,
+            status=status,
+            reason=reason,
+            usage=usage,
+            raw=msg,
         )
+        events.append(done)
+        self._turn.response_done(done)
 
     def _server_content(
         self, msg: m.ServerMessage, sc: m.ServerContent, events: list[Event]
@@ -522,9 +531,13 @@ class GeminiProtocol(RealtimeProtocol):
             self._generation += 1
             events.append(Interrupted(response_id=self._response_id, source="server", raw=msg))
             self._flush_user(msg, events)
+            if self._state == "active" or self._turn.open:
+                self._turn.interrupt("server")
             if self._state == "active":
                 self._flush_model(msg, events)
                 self._done(msg, events, "cancelled", "interrupted")
+        if self._turn.open:
+            events.append(self._turn.finish())
         self._state = "interrupted"
 
     def _turn_complete(
@@ -552,6 +565,8 @@ class GeminiProtocol(RealtimeProtocol):
                 self._done(msg, events, "failed", reason.lower())
             else:
                 self._done(msg, events, "incomplete", reason.lower())
+        if self._turn.open and not self._pending_calls and sc.interaction_status != "IN_PROGRESS":
+            events.append(self._turn.finish())
         self._state = "idle"
         self._response_id = None
         self._model_text = []
@@ -570,6 +585,7 @@ class GeminiProtocol(RealtimeProtocol):
                 self._synthetic_ids.add(call_id)
             self._pending_calls[call_id] = name
             self._cancelled_calls.discard(call_id)
+            self._turn.tool_call()
             events.append(
                 ToolCall(
                     call_id=call_id,
@@ -725,6 +741,7 @@ class GeminiProtocol(RealtimeProtocol):
         self._generation += 1
         events: list[Event] = [Interrupted(response_id=self._response_id, source="local")]
         if self._state == "active":
+            self._turn.interrupt("local")
             if self._model_text:
                 text = "".join(self._model_text)
                 self._model_text = []
@@ -734,6 +751,10 @@ class GeminiProtocol(RealtimeProtocol):
                     )
                 )
             self._state = "cancelled"
+        elif self._state == "idle" and self._turn.open:
+            # The model waits for tool results that will not come now.
+            self._turn.interrupt("local")
+            events.append(self._turn.finish())
         return events
 
     # ------------------------------------------------------------------ audio

@@ -32,6 +32,13 @@ Behaviour worth knowing:
   arrived. The cut never exceeds the audio received (the service rejects that).
 - The beta names of the output events (``response.audio.delta``…), which some
   servers are reported to still send, are read as their GA counterparts.
+- Turns. `TurnDone` follows the ``response.done`` of the last conversation
+  response of the assistant's turn: one with no tool call left unanswered
+  and no reply asked for by a tool result. A response that calls tools is
+  followed by the reply to their results, so a tool round trip stays in one
+  turn. When the last result is sent with ``respond=False``, `TurnDone` is
+  returned by that `SendToolResult`; an `Interrupt` while the turn waits for
+  tool results ends it at once. Out-of-band responses are not part of turns.
 - ``response.cancel``'s benign ``response_cancel_not_active`` error (the
   response had just finished) is swallowed for cancels this machine sent.
 """
@@ -46,6 +53,7 @@ from typing import Any, Final
 import attrs
 import numpy as np
 
+from .._turns import TurnAccumulator
 from .._wire import NotGiven, deep_merge
 from ..audio import AudioError, AudioFrame
 from ..errors import ProtocolError
@@ -201,6 +209,8 @@ class OpenAIProtocol(RealtimeProtocol):
         self._unanswered: dict[str, str | None] = {}
         self._respond_after_tools = False
         self._cancel_ids: set[str] = set()
+        self._turn = TurnAccumulator()
+        self._tool_reply_pending = False
 
     # ------------------------------------------------------------------ interface
 
@@ -328,7 +338,7 @@ class OpenAIProtocol(RealtimeProtocol):
         elif isinstance(command, ClearAudio):
             self._send(m.InputAudioBufferClear(event_id=self._event_id()))
         elif isinstance(command, SendToolResult):
-            self._send_tool_result(command)
+            return self._send_tool_result(command)
         elif isinstance(command, UpdateSession):
             self._update_session(command)
         else:
@@ -380,7 +390,7 @@ class OpenAIProtocol(RealtimeProtocol):
         else:
             self._respond(create)
 
-    def _send_tool_result(self, command: SendToolResult) -> None:
+    def _send_tool_result(self, command: SendToolResult) -> list[Event]:
         call_id = command.call_id
         if call_id not in self._tool_calls_seen:
             raise ProtocolError(
@@ -414,7 +424,17 @@ class OpenAIProtocol(RealtimeProtocol):
         if self._respond_after_tools and response_id not in self._unanswered.values():
             # Every call of that response is answered: one reply for all of them.
             self._respond_after_tools = False
+            self._tool_reply_pending = True
             self._respond(m.ResponseCreate(event_id=self._event_id()))
+        if (
+            self._turn.open
+            and not self._unanswered
+            and not self._tool_reply_pending
+            and self._current is None
+        ):
+            # The last result asked for no reply: the model has nothing more to say.
+            return [self._turn.finish()]
+        return []
 
     def _update_session(self, command: UpdateSession) -> None:
         session: dict[str, Any] = {"type": "realtime"}
@@ -474,7 +494,11 @@ class OpenAIProtocol(RealtimeProtocol):
             r.dropped = True
         self._pending_create = None
         self._respond_after_tools = False
+        self._tool_reply_pending = False
+        waiting_for_tools = current is None and self._turn.open and bool(self._unanswered)
         self._unanswered.clear()
+        if current is not None or waiting_for_tools:
+            self._turn.interrupt(source)
         if source == "local" and current is not None:
             cancel_id = self._event_id()
             self._cancel_ids.add(cancel_id)
@@ -498,7 +522,7 @@ class OpenAIProtocol(RealtimeProtocol):
             if response_id is None:
                 response_id = item.response_id
             if item.truncated:
-                return [
+                events: list[Event] = [
                     Interrupted(
                         response_id=response_id,
                         source=source,  # type: ignore[arg-type]
@@ -508,7 +532,13 @@ class OpenAIProtocol(RealtimeProtocol):
                         heard_text=item.heard(end),
                     )
                 ]
-        return [Interrupted(response_id=response_id, source=source, raw=raw)]  # type: ignore[arg-type]
+                if waiting_for_tools:
+                    events.append(self._turn.finish())
+                return events
+        events = [Interrupted(response_id=response_id, source=source, raw=raw)]  # type: ignore[arg-type]
+        if waiting_for_tools:
+            events.append(self._turn.finish())
+        return events
 
     # ------------------------------------------------------------------ server events
 
@@ -646,11 +676,16 @@ class OpenAIProtocol(RealtimeProtocol):
                 self._current = rid
         if not out_of_band:
             self._create_in_flight = False
+            self._tool_reply_pending = False
         return [ResponseStarted(response_id=rid, raw=ev)]
 
     def _on_response_done(self, ev: m.ResponseDone) -> list[Event]:
         r = ev.response
         rid = _str(r.id)
+        known = self._responses.get(rid) if rid is not None else None
+        in_conversation = (
+            not known.out_of_band if known is not None else r.conversation_id is not None
+        )
         events: list[Event] = []
         if isinstance(r.output, list):
             for item in r.output:
@@ -674,15 +709,18 @@ class OpenAIProtocol(RealtimeProtocol):
             reason = _str(details.reason)
             if reason is None and isinstance(details.error, m.ResponseStatusError):
                 reason = _str(details.error.code) or _str(details.error.message)
-        events.append(
-            ResponseDone(
-                response_id=rid,
-                status=_str(r.status) or "completed",
-                reason=reason,
-                usage=_usage(r.usage),
-                raw=ev,
-            )
+        done = ResponseDone(
+            response_id=rid,
+            status=_str(r.status) or "completed",
+            reason=reason,
+            usage=_usage(r.usage),
+            raw=ev,
         )
+        events.append(done)
+        if in_conversation:
+            self._turn.response_done(done)
+            if not self._unanswered and not self._tool_reply_pending:
+                events.append(self._turn.finish())
         if self._current is None and not self._create_in_flight and self._pending_create:
             create, self._pending_create = self._pending_create, None
             self._respond(create)
@@ -785,6 +823,7 @@ class OpenAIProtocol(RealtimeProtocol):
     ) -> Event:
         self._tool_calls_seen.add(call_id)
         self._unanswered[call_id] = response_id
+        self._turn.tool_call()
         arguments = self._assembled(call_id, arguments)
         text = arguments.strip()
         try:
