@@ -122,7 +122,10 @@ def _parser() -> argparse.ArgumentParser:
         help="serve the fake OpenAI Realtime and Gemini Live endpoints",
         description="Serve both protocols on one port, by path (OpenAI at /v1/realtime, Gemini "
         "at /ws/google.ai.generativelanguage.<version>.GenerativeService.BidiGenerateContent). "
-        "Prints the ws:// URL once accepting connections; runs until interrupted.",
+        "Prints the ws:// URL and how the official clients connect once accepting "
+        "connections; runs until interrupted. The openai client works over ws:// or wss://; "
+        "google-genai dials wss:// whenever an API key is set, so it needs --tls and the "
+        "printed CA file (SSL_CERT_FILE=<file>, or an ssl context trusting it).",
     )
     fake.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     fake.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 = any)")
@@ -135,7 +138,8 @@ def _parser() -> argparse.ArgumentParser:
     fake.add_argument(
         "--tls",
         action="store_true",
-        help="serve wss:// with a throwaway CA whose file path is printed",
+        help="serve wss:// with a throwaway CA whose file path is printed (google-genai "
+        "needs it; trust the CA with SSL_CERT_FILE=<file>)",
     )
     return parser
 

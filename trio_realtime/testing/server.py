@@ -118,6 +118,7 @@ __all__ = [
     "Pacer",
     "ProviderHandler",
     "Route",
+    "connection_hints",
     "default_handlers",
     "find_api_key",
     "normalise_path",
@@ -1185,6 +1186,26 @@ async def open_fake_server(
             nursery.cancel_scope.cancel()
 
 
+def connection_hints(server: FakeServer) -> list[str]:
+    """How the official ``openai`` and ``google-genai`` clients reach `server` (banner lines)."""
+    trust = f"; run it with SSL_CERT_FILE={server.ca_path}" if server.ca_path else ""
+    lines = [
+        f"  OpenAI Realtime: {server.openai_url}",
+        f'    openai: AsyncOpenAI(websocket_base_url="{server.url}/v1"){trust}',
+        f"  Gemini Live:     {server.gemini_url()}",
+    ]
+    if server.ca_path:
+        lines.append(
+            f'    google-genai: genai.Client(http_options={{"base_url": "{server.http_url}"}})'
+            f"{trust}"
+        )
+    else:
+        lines.append(
+            "    google-genai: dials wss:// whenever an API key is set: restart with --tls"
+        )
+    return lines
+
+
 async def run_fake_server_cli(host: str, port: int, speed: float, tls: bool) -> None:
     """Serve both fake protocols until cancelled, announcing the URL on stdout.
 
@@ -1197,13 +1218,7 @@ async def run_fake_server_cli(host: str, port: int, speed: float, tls: bool) -> 
         first = f"trio-realtime fake server listening on {server.url}"
         if server.ca_path:
             first += f" (CA certificate: {server.ca_path})"
-        lines = [
-            first,
-            f"  OpenAI Realtime: {server.openai_url}   (openai: websocket_base_url={server.url}/v1)",
-            f"  Gemini Live:     {server.gemini_url()}   (google-genai: base_url={server.http_url})",
-        ]
-        if server.ca_path:
-            lines.append(f"  Trust the CA with: SSL_CERT_FILE={server.ca_path}")
+        lines = [first, *connection_hints(server)]
         missing = sorted({"openai", "gemini"} - set(server.handlers))
         if missing:
             lines.append(f"  (no fake behaviour installed yet for: {', '.join(missing)})")
