@@ -1174,3 +1174,73 @@ async def test_a_client_that_stops_reading_cannot_hold_the_connection_open() -> 
             sent = [msg for msg in record.sent if isinstance(msg, m.ServerMessage)]
             assert audio_chunks(sent)  # the reply was under way when the client stalled
             nursery.cancel_scope.cancel()
+
+
+# --------------------------------------------------------------------------- history-aware replies
+
+
+async def test_default_reply_recalls_initial_history() -> None:
+    with trio.fail_after(10):
+        async with gemini_server() as (server, _fake), connect(server) as client:
+            await client.setup(
+                historyConfig={"initialHistoryInClientContent": True}, outputAudioTranscription={}
+            )
+            seeded = [
+                {"role": "user", "parts": [{"text": "My order number is 42"}]},
+                {"role": "model", "parts": [{"text": "Noted."}]},
+            ]
+            await client.send({"clientContent": {"turns": seeded, "turnComplete": True}})
+            await client.send({"realtimeInput": {"text": "What did I say before?"}})
+            msgs = await client.turn()
+            assert transcript(msgs) == "Before this you said: My order number is 42"
+
+
+async def test_client_content_without_turn_complete_is_context_for_realtime_input() -> None:
+    seen: list[list[tuple[str, str]]] = []
+
+    def responder(heard: str, context: ReplyContext) -> Reply:
+        seen.append(list(context.history))
+        return Reply(text="Sure.")
+
+    with trio.fail_after(10):
+        async with gemini_server(scenario=Scenario(responder=responder)) as (server, fake):
+            async with connect(server) as client:
+                await client.setup(outputAudioTranscription={})
+                seeded = [
+                    {"role": "user", "parts": [{"text": "I live in Oslo"}]},
+                    {"role": "model", "parts": [{"text": "Lovely city."}]},
+                ]
+                await client.send({"clientContent": {"turns": seeded}})  # no generation
+                await client.send({"realtimeInput": {"text": "Any plans?"}})
+                msgs = await client.turn()
+                assert transcript(msgs) == "Sure."
+            assert seen == [
+                [("user", "I live in Oslo"), ("assistant", "Lovely city."), ("user", "Any plans?")]
+            ]
+            session = fake.connections[0].session
+            assert session is not None
+            assert session.history[-1] == ("assistant", "Sure.")
+
+
+async def test_resumed_session_recalls_what_was_said_before() -> None:
+    with trio.fail_after(15):
+        async with gemini_server() as (server, _fake):
+            async with connect(server) as client:
+                await client.setup(sessionResumption={}, outputAudioTranscription={})
+                await client.recv()  # the first handle
+                await client.send({"realtimeInput": {"text": "My seat is 14C"}})
+                msgs = await client.until(
+                    lambda msg: isinstance(msg.session_resumption_update, m.SessionResumptionUpdate)
+                )
+                update = msgs[-1].session_resumption_update
+                assert isinstance(update, m.SessionResumptionUpdate)
+                handle = update.new_handle
+                assert isinstance(handle, str)
+            async with connect(server) as client:
+                await client.setup(
+                    sessionResumption={"handle": handle}, outputAudioTranscription={}
+                )
+                await client.recv()
+                await client.send({"realtimeInput": {"text": "What did I say before?"}})
+                msgs = await client.turn()
+                assert transcript(msgs) == "Before this you said: My seat is 14C"

@@ -34,7 +34,14 @@ from trio_realtime.testing.openai import (
     g711_decode,
     g711_encode,
 )
-from trio_realtime.testing.scenario import PlannedToolCall, Scenario, Turn
+from trio_realtime.testing.scenario import (
+    PlannedToolCall,
+    Reply,
+    ReplyContext,
+    Scenario,
+    Turn,
+    default_responder,
+)
 from trio_realtime.testing.server import FakeServer, Route, open_fake_server
 from trio_realtime.testing.vad import EnergyVAD, SpeechStart, SpeechStop
 from trio_realtime.testing.voice import check_sequence, read_stamps, synthesize, user_utterance
@@ -1613,3 +1620,80 @@ async def test_truncate_before_any_audio_part_is_refused() -> None:
                 )
                 err = (await client.recv())["error"]
                 assert err["message"] == "Only assistant messages with audio can be truncated."
+
+
+# --------------------------------------------------------------------------- history-aware replies
+
+
+def _message(role: str, text: str) -> dict[str, Any]:
+    kind = "output_text" if role == "assistant" else "input_text"
+    return {"type": "message", "role": role, "content": [{"type": kind, "text": text}]}
+
+
+async def test_seeded_items_of_every_role_reach_the_scenario_and_the_default_reply() -> None:
+    seen: list[list[tuple[str, str]]] = []
+
+    def responder(heard: str, context: ReplyContext) -> Reply:
+        seen.append(list(context.history))
+        return default_responder(heard, context)
+
+    with trio.fail_after(10):
+        async with fake(scenario=Scenario(responder=responder)) as (server, _):
+            async with connect(server) as client:
+                await configure(client, output_modalities=["text"])
+                for role, text in [
+                    ("system", "The caller is a premium member."),
+                    ("user", "My order number is 42."),
+                    ("assistant", "Thanks, I found order 42."),
+                    ("user", "What did I say before?"),
+                ]:
+                    await client.send(type="conversation.item.create", item=_message(role, text))
+                    await client.until("conversation.item.done")
+                await client.send(type="response.create")
+                events = await client.until("response.done")
+                done = events[-1]["response"]
+                assert done["output"][0]["content"][0]["text"] == (
+                    "Before this you said: My order number is 42."
+                )
+    assert seen == [
+        [
+            ("system", "The caller is a premium member."),
+            ("user", "My order number is 42."),
+            ("assistant", "Thanks, I found order 42."),
+            ("user", "What did I say before?"),
+        ]
+    ]
+
+
+async def test_history_follows_delete_and_truncate() -> None:
+    seen: list[list[tuple[str, str]]] = []
+
+    def responder(heard: str, context: ReplyContext) -> Reply:
+        seen.append(list(context.history))
+        return Reply(text="Our store opens at nine every day of the week.")
+
+    with trio.fail_after(10):
+        async with fake(scenario=Scenario(responder=responder)) as (server, _):
+            async with connect(server) as client:
+                await configure(client)
+                await client.send(type="conversation.item.create", item=user_text("Forget me"))
+                forgotten = (await client.until("conversation.item.done"))[-1]["item"]["id"]
+                await client.send(type="conversation.item.delete", item_id=forgotten)
+                await client.until("conversation.item.deleted")
+                await client.send(type="conversation.item.create", item=user_text("Hours?"))
+                await client.send(type="response.create")
+                events = await client.until("response.done")
+                spoken = events[-1]["response"]["output"][0]["id"]
+                await client.send(
+                    type="conversation.item.truncate",
+                    item_id=spoken,
+                    content_index=0,
+                    audio_end_ms=200,
+                )
+                await client.until("conversation.item.truncated")
+                await client.send(type="conversation.item.create", item=user_text("Sorry?"))
+                await client.send(type="response.create")
+                await client.until("response.done")
+    assert seen[0] == [("user", "Hours?")]
+    # The cut reply lost its text on the service: the model no longer "said" it.
+    assert seen[1] == [("user", "Hours?"), ("assistant", ""), ("user", "Sorry?")]

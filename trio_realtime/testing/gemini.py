@@ -1224,6 +1224,12 @@ class _GeminiConnection:
         assert state is not None
         assert self.nursery is not None
         state.prompt_audio_tokens += round(audio_seconds * _AUDIO_TOKENS_PER_SECOND)
+        # clientContent turns sent without turnComplete are context, not a turn:
+        # realtime input that follows is answered with them in the history.
+        pending, self.pending_turns = self.pending_turns, []
+        for role, text in pending:
+            state.run.history.append((role, text))
+            state.prompt_text_tokens += _tokens_for_text(text)
         reply = state.run.reply_to(heard)
         if audio_seconds == 0.0:
             state.prompt_text_tokens += _tokens_for_text(reply.heard)

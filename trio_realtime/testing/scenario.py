@@ -114,7 +114,12 @@ class ReplyContext:
         tools: the function tools the session declares.
         tool_results: results of the calls made for this turn so far (empty on
             the first call for a turn).
-        history: earlier ``(role, text)`` pairs, oldest first.
+        history: the conversation so far as ``(role, text)`` pairs, oldest first,
+            ending with the turn being answered. Roles are ``"user"``,
+            ``"assistant"`` (Gemini's ``model``) and ``"system"`` (OpenAI system
+            items); seeded history (OpenAI ``conversation.item.create``, Gemini
+            ``clientContent`` turns) is included, deleted items are not, and an
+            OpenAI item truncated by the client has lost its text, as on the service.
         provider: ``"openai"`` or ``"gemini"``.
     """
 
@@ -234,12 +239,32 @@ def _summary(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_RECALL = re.compile(
+    r"\bwhat (?:did|have|had) i (?:just |already )?(?:say|said|tell|told|ask|asked|mention)"
+    r"|\bdo you remember\b|\bwhat was my (?:last |previous )?(?:question|message)",
+    re.IGNORECASE,
+)
+
+
+def _recall(heard: str, history: Sequence[tuple[str, str]]) -> str:
+    earlier = list(history)
+    if earlier and earlier[-1] == ("user", heard):
+        earlier.pop()  # the question itself
+    said = [text for role, text in earlier if role == "user" and text.strip()]
+    if not said:
+        return "You have not said anything before this."
+    return f"Before this you said: {said[-1].strip()}"
+
+
 def default_responder(heard: str, context: ReplyContext) -> Reply:
     """The fake model's default behaviour.
 
     * After tool results: says what the tools returned.
     * When the user's words name a declared tool: calls it (the first one
       named) with `example_arguments` of its schema.
+    * When the user asks what they said before ("what did I say before?", "do
+      you remember ..."): quotes their previous turn from the history, so a
+      test can prove that seeding or resumption carried the conversation.
     * Otherwise: a short answer that repeats what it heard.
     """
     if context.tool_results:
@@ -249,6 +274,8 @@ def default_responder(heard: str, context: ReplyContext) -> Reply:
     if named:
         tool = named[0]
         return Reply(tool_calls=(PlannedToolCall(tool.name, example_arguments(tool.parameters)),))
+    if _RECALL.search(heard):
+        return Reply(text=_recall(heard, context.history))
     words = heard.split()
     if not words:
         return Reply(text="Hello! How can I help you today?")

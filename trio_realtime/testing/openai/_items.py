@@ -69,6 +69,31 @@ def _said_of_message(item: Mapping[str, Any], audio: bytes, bpm: int) -> str:
     return " ".join(texts)
 
 
+def _item_text(item: _Item) -> str:
+    """What a message item says, as the model reads it (a truncated item: nothing)."""
+    texts: list[str] = []
+    for part in item.wire.get("content") or []:
+        kind = part.get("type")
+        if kind in ("input_text", "output_text", "text") and isinstance(part.get("text"), str):
+            texts.append(part["text"])
+        elif kind in ("input_audio", "output_audio") and isinstance(part.get("transcript"), str):
+            texts.append(part["transcript"])
+    text = " ".join(t for t in texts if t)
+    if not text and item.role() == "user":
+        return item.said  # audio not transcribed (yet): what the user said
+    return text
+
+
+def history_of(items: Sequence[_Item]) -> list[tuple[str, str]]:
+    """The conversation as ``(role, text)`` pairs: the message items, in order."""
+    out: list[tuple[str, str]] = []
+    for item in items:
+        role = item.role()
+        if role is not None:
+            out.append((role, _item_text(item)))
+    return out
+
+
 class _ItemsPart(_ConnectionBase):
     """Conversation items: create, delete, retrieve, truncate."""
 

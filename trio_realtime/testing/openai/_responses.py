@@ -19,7 +19,7 @@ from ..scenario import PlannedToolCall, Reply, ReplyContext, example_arguments
 from ..voice import synthesize
 from ._defaults import bytes_per_ms
 from ._g711 import g711_encode
-from ._items import _Item, _ItemsPart, _said_of_message
+from ._items import _Item, _ItemsPart, _said_of_message, history_of
 from ._usage import audio_tokens, response_usage, text_tokens
 from ._validation import Invalid, _check_keys, _str, validate_response_params
 
@@ -166,8 +166,10 @@ class _ResponsesPart(_ItemsPart):
                     extra = _Item(wire, audio)
                     extra.said = _said_of_message(entry, audio, 48)
                     context.append(extra)
-            users = [i for i in context if i.role() == "user"]
-            said = users[-1].said if users else ""
+            users = [pos for pos, i in enumerate(context) if i.role() == "user"]
+            said = context[users[-1]].said if users else ""
+            if resp.conversation:
+                self.scenario_run.history = history_of(context[: users[-1] if users else None])
         resp.context_text = text_tokens(str(instructions)) + sum(
             text_tokens(json.dumps(i.wire.get("content", i.wire.get("output", ""))))
             for i in context
@@ -177,18 +179,18 @@ class _ResponsesPart(_ItemsPart):
         ) + sum(audio_tokens(i.audio_ms, output=True) for i in context if i.role() == "assistant")
         if not resp.conversation:
             if said is None:
-                users = [i for i in self.items if i.role() == "user"]
-                said = users[-1].said if users else ""
+                said = next((i.said for i in reversed(self.items) if i.role() == "user"), "")
             ctx = ReplyContext(
                 turn_index=self.scenario_run.turn_index,
                 tools=tuple(specs),
-                history=tuple(self.scenario_run.history),
+                history=tuple(history_of(context)),
                 provider="openai",
             )
             return self.scenario_run.scenario.responder(said, ctx)
         self.scenario_run.tools = specs
         if self._results:
             results, self._results = self._results, []
+            self.scenario_run.history = history_of(self.items)
             return self.scenario_run.after_tools(results)
         if said is None:
             said = ""
@@ -196,11 +198,17 @@ class _ResponsesPart(_ItemsPart):
             if self._answered is not None:
                 done = self._find(self._answered)
                 start = self.items.index(done) + 1 if done is not None else 0
-            for item in reversed(self.items[start:]):
+            answered = len(self.items)
+            for pos in range(len(self.items) - 1, start - 1, -1):
+                item = self.items[pos]
                 if item.role() == "user":
                     said = item.said
                     self._answered = item.id
+                    answered = pos
                     break
+            # The scenario sees the conversation as the service keeps it: seeded
+            # items of every role, without deleted ones, truncated ones cut.
+            self.scenario_run.history = history_of(self.items[:answered])
         return self.scenario_run.reply_to(said)
 
     def _response_object(
