@@ -12,6 +12,7 @@ import math
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -176,6 +177,8 @@ def kinds(msgs: list[m.ServerMessage]) -> list[str]:
                 out.append("outputTranscription")
             elif isinstance(sc.input_transcription, m.Transcription):
                 out.append("inputTranscription")
+            elif isinstance(sc.interim_input_transcription, m.Transcription):
+                out.append("interim")
             elif sc.generation_complete is True:
                 out.append("generationComplete")
             elif sc.interrupted is True:
@@ -195,7 +198,7 @@ def squash(names: list[str]) -> list[str]:
     for name in names:
         if name in ("audio", "outputTranscription"):
             name = "speech"
-        if not out or out[-1] != name or name != "speech":
+        if not out or out[-1] != name or name not in ("speech", "interim"):
             out.append(name)
     return out
 
@@ -535,6 +538,7 @@ async def test_audio_turn_with_server_vad() -> None:
             names = kinds(msgs)
             assert squash(names) == [
                 "ACTIVITY_START",
+                "interim",
                 "ACTIVITY_END",
                 "inputTranscription",
                 "speech",
@@ -542,6 +546,17 @@ async def test_audio_turn_with_server_vad() -> None:
                 "turnComplete",
             ]
             assert transcript(msgs, "input_transcription") == "What time is it"
+            # Interim partials while speaking: cumulative, each replacing the last.
+            interims = [
+                str(x.server_content.interim_input_transcription.text)
+                for x in msgs
+                if isinstance(x.server_content, m.ServerContent)
+                and isinstance(x.server_content.interim_input_transcription, m.Transcription)
+            ]
+            assert interims
+            assert interims[-1] == "What time is it"
+            assert all(later.startswith(earlier) for earlier, later in pairwise(interims))
+            assert len(set(interims)) == len(interims)
             assert transcript(msgs) == "You said: What time is it. Thank you."
             start = msgs[0].voice_activity
             assert isinstance(start, m.VoiceActivity)
@@ -581,7 +596,7 @@ async def test_audio_stream_end_flushes_the_turn() -> None:
             await client.send_audio(speech)
             await client.send({"realtimeInput": {"audioStreamEnd": True}})
             msgs = await client.turn()
-            assert kinds(msgs)[0] == "inputTranscription"
+            assert next(k for k in kinds(msgs) if k != "interim") == "inputTranscription"
             assert transcript(msgs, "input_transcription") == "Are you there"
 
 
@@ -599,6 +614,7 @@ async def test_manual_activity_turns() -> None:
             msgs = await client.turn()
             assert squash(kinds(msgs)) == [
                 "ACTIVITY_START",
+                "interim",
                 "ACTIVITY_END",
                 "inputTranscription",
                 "speech",
@@ -1244,3 +1260,22 @@ async def test_resumed_session_recalls_what_was_said_before() -> None:
                 await client.send({"realtimeInput": {"text": "What did I say before?"}})
                 msgs = await client.turn()
                 assert transcript(msgs) == "Before this you said: My seat is 14C"
+
+
+async def test_interim_transcription_needs_input_transcription_and_can_be_off() -> None:
+    speech = user_utterance("What time is it", 16000)
+    cases: list[tuple[bool, dict[str, Any]]] = [
+        (True, {"outputAudioTranscription": {}}),
+        (False, {"inputAudioTranscription": {}}),
+    ]
+    for interim, setup in cases:
+        with trio.fail_after(10):
+            async with (
+                gemini_server(interim_transcription=interim) as (server, _),
+                connect(server) as client,
+            ):
+                await client.setup(**setup)
+                await client.send_audio(speech)
+                msgs = await client.turn()
+                assert "interim" not in kinds(msgs)
+                assert "ACTIVITY_END" in kinds(msgs)

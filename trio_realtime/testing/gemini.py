@@ -25,7 +25,10 @@ client cannot tell the difference in ordinary use:
   sequence stamp (`voice.read_stamp`; numbers continue across the session),
   paced at ``speed`` times real time, ``outputTranscription`` fragments next to
   the audio, ``generationComplete``, then ``turnComplete`` with
-  ``usageMetadata`` once the audio would have finished playing.
+  ``usageMetadata`` once the audio would have finished playing. While the
+  user speaks (``inputAudioTranscription`` on), cumulative
+  ``interimInputTranscription`` partials come every half second of speech;
+  the final ``inputTranscription`` follows the end of the utterance.
 * **Barge-in.** User speech (or text) while the model speaks stops the reply:
   ``interrupted: true`` then ``turnComplete``, and no more audio of that turn;
   pending tool calls get a ``toolCallCancellation``.
@@ -325,6 +328,10 @@ class FakeGemini:
             previous connection to go away before it is refused (1011).
         keep_connections: how many connection records `connections` keeps
             (each holds every message of its connection, audio included).
+        interim_transcription: while the user speaks (with
+            ``inputAudioTranscription`` on), send cumulative
+            ``interimInputTranscription`` partials every half second of speech,
+            as the service does; each costs one scan of the utterance's audio.
 
     Attributes:
         connections: a `GeminiConnectionRecord` per connection, in order (the
@@ -353,6 +360,7 @@ class FakeGemini:
         handle_ttl: float = 7200.0,
         resume_wait: float = 1.0,
         keep_connections: int = 1000,
+        interim_transcription: bool = True,
     ) -> None:
         if speed is not None and (not isinstance(speed, int | float) or speed < 0):
             raise ConfigurationError(f"speed must be a number >= 0, got {speed!r}")
@@ -377,6 +385,7 @@ class FakeGemini:
         self.default_prefix_padding_ms = int(default_prefix_padding_ms)
         self.handle_ttl = float(handle_ttl)
         self.resume_wait = float(resume_wait)
+        self.interim_transcription = interim_transcription
         self.connections: deque[GeminiConnectionRecord] = deque(maxlen=keep_connections)
         self.sessions: dict[str, GeminiSessionState] = {}
         self._count = 0
@@ -583,6 +592,12 @@ def _model_id(model: str, *, vertex: bool) -> str:
     return model
 
 
+#: Input samples (16 kHz) between two ``interimInputTranscription`` partials.
+_INTERIM_SAMPLES: Final = 8000
+#: Words an interim transcript gains per second of speech (about 150 a minute).
+_INTERIM_WORDS_PER_SECOND: Final = 2.5
+
+
 def _declared_tools(setup: m.Setup) -> list[ToolSpec]:
     out: list[ToolSpec] = []
     tools = setup.tools if isinstance(setup.tools, list) else []
@@ -692,6 +707,9 @@ class _GeminiConnection:
         self.capture_samples = 0
         self.in_activity = False
         self.activity_input = 0
+        self.speech_samples = 0  # of the utterance in progress (interim transcripts)
+        self.interim_due = _INTERIM_SAMPLES
+        self.interim_text = ""
         self.history_seeding = False
         self.pending_turns: list[tuple[str, str]] = []
         self.decode_error: ProtocolError | None = None
@@ -1035,6 +1053,7 @@ class _GeminiConnection:
             if self.in_activity:
                 self._keep(samples)
                 self.activity_input += int(samples.shape[0])
+                await self._count_speech(int(samples.shape[0]))
             return
         self._keep(samples)
         assert self.vad is not None
@@ -1043,6 +1062,38 @@ class _GeminiConnection:
                 await self._speech_started(event.onset_ms)
             else:
                 await self._speech_stopped(event.audio_end_ms)
+        if self.vad.in_speech:
+            await self._count_speech(int(samples.shape[0]))
+
+    def _new_utterance(self) -> None:
+        self.speech_samples = 0
+        self.interim_due = _INTERIM_SAMPLES
+        self.interim_text = ""
+
+    async def _count_speech(self, samples: int) -> None:
+        """Every half second of speech, an ``interimInputTranscription`` (when enabled)."""
+        self.speech_samples += samples
+        if self.speech_samples < self.interim_due:
+            return
+        self.interim_due += _INTERIM_SAMPLES
+        if not (self.input_transcription and self.fake.interim_transcription and self.capture):
+            return
+        heard = read_transcript(np.concatenate(self.capture))
+        if not heard:
+            return
+        # Cumulative, at a speaking pace: each interim replaces the previous one.
+        words = heard.split()
+        spoken = math.ceil(self.speech_samples / _INPUT_RATE * _INTERIM_WORDS_PER_SECOND)
+        text = " ".join(words[: max(1, min(len(words), spoken))])
+        if text != self.interim_text:
+            self.interim_text = text
+            await self.send(
+                m.ServerMessage(
+                    server_content=m.ServerContent(
+                        interim_input_transcription=m.Transcription(text=text)
+                    )
+                )
+            )
 
     def _keep(self, samples: npt.NDArray[np.int16]) -> None:
         self.capture.append(samples)
@@ -1075,6 +1126,7 @@ class _GeminiConnection:
             )
 
     async def _speech_started(self, offset_ms: int) -> None:
+        self._new_utterance()
         await self.conn.checkpoint(USER_SPEECH)
         await self._voice_activity("ACTIVITY_START", offset_ms)
         if self.interrupts:
@@ -1094,6 +1146,7 @@ class _GeminiConnection:
         self.activity_input = 0
         self.capture = []
         self.capture_samples = 0
+        self._new_utterance()
         await self.conn.checkpoint(USER_SPEECH)
         await self._voice_activity("ACTIVITY_START", self.audio_samples * 1000 // _INPUT_RATE)
         if self.interrupts:
