@@ -249,11 +249,16 @@ async def test_server_closing_mid_audio_delivers_what_came_then_connection_lost(
                 async with rt.connect(config_for(server)) as session:
                     await session.send_text("hello")
                     seen: list[rt.Event] = []
-                    with pytest.raises(rt.ConnectionLost) as info:  # noqa: PT012
+                    with pytest.raises(rt.ServerError) as info:  # noqa: PT012
                         async for event in session.events():
                             seen.append(event)
-    assert info.value.code == 1011
-    assert "Internal error occurred." in str(info.value)
+    # The service's fault, in its words: not a lost connection.
+    assert info.value.close_code == 1011
+    assert info.value.fatal
+    assert (
+        str(info.value)
+        == "OpenAI Realtime ended the session: Internal error occurred. (close 1011)"
+    )
     assert any(isinstance(e, rt.AudioOut) for e in seen)
 
 

@@ -397,12 +397,14 @@ async def test_fatal_error_before_ready_fails_connect_at_once() -> None:
 
     with trio.fail_after(3):  # well under the 5 s open timeout
         async with toy_server(script) as (url, _received, _codes):
-            with no_leaked_tasks(), pytest.raises(rt.ServerError) as info:
+            with no_leaked_tasks(), pytest.raises(rt.ConfigurationRefused) as info:
                 async with connect(ToyConfig(url)):
                     pass  # pragma: no cover
+    assert isinstance(info.value, rt.ServerError)  # the service's words
+    assert isinstance(info.value, rt.ConfigurationError)  # the fix is in the configuration
     assert info.value.code == "bad_voice"
     assert info.value.fatal
-    assert str(info.value) == "The provider refused the session: Unknown voice 'nope'."
+    assert str(info.value) == "toy refused the session configuration: Unknown voice 'nope'."
 
 
 async def test_reading_buffered_events_still_lets_other_tasks_run() -> None:

@@ -43,6 +43,9 @@ if TYPE_CHECKING:
         ConfigurationError as ConfigurationError,
     )
     from .errors import (
+        ConfigurationRefused as ConfigurationRefused,
+    )
+    from .errors import (
         ConnectionLost as ConnectionLost,
     )
     from .errors import (
@@ -178,6 +181,7 @@ _LAZY: dict[str, str] = {
     "AudioOut": ".events",
     "AuthenticationError": ".errors",
     "ConfigurationError": ".errors",
+    "ConfigurationRefused": ".errors",
     "ConnectionLost": ".errors",
     "ConnectionOptions": "._config",
     "ConversationHistory": ".history",
@@ -234,6 +238,7 @@ __all__ = [
     "AudioOut",
     "AuthenticationError",
     "ConfigurationError",
+    "ConfigurationRefused",
     "ConnectionLost",
     "ConnectionOptions",
     "ConversationHistory",

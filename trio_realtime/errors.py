@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 __all__ = [
     "AuthenticationError",
     "ConfigurationError",
+    "ConfigurationRefused",
     "ConnectionLost",
     "HandshakeError",
     "ProtocolError",
@@ -49,7 +50,9 @@ SECRET_QUERY = frozenset({"key", "api_key", "api-key", "access_token", "token", 
 REDACTED = "<redacted>"
 
 # The token stops before a trailing full stop or quote, so sentences keep their end.
-_BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s,;\"']*[^\s,;\"'.]")
+# A token is at least 8 characters, so that prose ("Missing bearer or basic
+# authentication", the service's own words) is not mangled.
+_BEARER = re.compile(r"(?i)\b(bearer)\s+(?=[^\s,;\"']{8})[^\s,;\"']*[^\s,;\"'.]")
 _KEYLIKE = re.compile(r"\b(sk-[A-Za-z0-9_-]{8,}|ek_[A-Za-z0-9_-]{8,}|AIza[0-9A-Za-z_-]{20,})")
 # Secret query parameters, for URLs that urlsplit() refuses.
 _SECRET_PARAM = re.compile(
@@ -107,7 +110,16 @@ def _redact_value(value: object) -> object:
 
 
 class RealtimeError(Exception):
-    """Root of every error trio_realtime raises on purpose."""
+    """Root of every error trio_realtime raises on purpose.
+
+    Attributes:
+        close_code: when the service explained an error by closing the
+            connection, its close code (`None` otherwise).
+        close_reason: that close's reason text, possibly empty.
+    """
+
+    close_code: int | None = None
+    close_reason: str = ""
 
     def __init__(self, message: str) -> None:
         message = redact_text(message)
@@ -302,6 +314,17 @@ class ReconnectFailed(ConnectionLost):
         super().__init__(message, code=code, reason=reason)
         self.failures = tuple(redact_text(f) for f in failures)
         self.attempts = len(self.failures)
+
+
+class ConfigurationRefused(ConfigurationError, ServerError):
+    """The service refused the session's configuration: an unknown model, an
+    invalid setup field, a voice or value it does not accept.
+
+    Both a `ConfigurationError` (the fix is in the configuration) and a
+    `ServerError` (the message is the service's own words; `code`, `type`,
+    `param` say what it objected to, when it said so). Raised by `connect()`
+    when the refusal comes during the handshake, by `events()` otherwise.
+    """
 
 
 class SessionClosed(RealtimeError):

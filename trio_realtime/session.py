@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 import trio
 
+from ._closes import explain_close, explain_error_event
 from ._config import ProviderConfig, tool_specs
 from ._groups import reraise, single_exception
 from .audio import AudioFrame, Resampler
@@ -27,7 +28,6 @@ from .errors import (
     HandshakeError,
     ProtocolError,
     RealtimeError,
-    ServerError,
     SessionClosed,
 )
 from .events import (
@@ -277,16 +277,9 @@ class RealtimeSession:
             elif kind is ServerErrorEvent and not self._ready.is_set():
                 assert isinstance(ev, ServerErrorEvent)
                 if ev.fatal:
-                    # The provider refused the session's configuration.
+                    # The provider refused the session's configuration (or credentials).
                     if self._failure is None:
-                        self._failure = ServerError(
-                            f"The provider refused the session: {ev.message}",
-                            code=ev.code,
-                            type=ev.type,
-                            param=ev.param,
-                            event_id=ev.event_id,
-                            fatal=True,
-                        )
+                        self._failure = explain_error_event(self.config.provider, ev)
                     self._ready.set()
             events.append(ev)
         if len(events) > self._overflow_at:
@@ -360,7 +353,13 @@ class RealtimeSession:
         ):
             return
         if failure is not None and self._failure is None and not self._closing:
-            self._failure = failure
+            # The service's own words, when it said why it closed.
+            self._failure = explain_close(
+                failure,
+                provider=self.config.provider,
+                error=getattr(self._protocol, "last_error", None),
+                ready=self._protocol.ready,
+            )
         self._ended = True
         self._events_lot.unpark_all()
         self._writer_lot.unpark_all()

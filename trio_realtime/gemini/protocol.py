@@ -222,6 +222,8 @@ class GeminiProtocol(RealtimeProtocol):
         self._activity_audio = False
         self._manual = _activity_detection_disabled(setup)
         self._turn = TurnAccumulator()
+        #: The last in-band error object the service sent (it explains a close that follows).
+        self.last_error: ServerErrorEvent | None = None
 
     # ------------------------------------------------------------------ state
 
@@ -372,14 +374,13 @@ class GeminiProtocol(RealtimeProtocol):
         err = msg.raw.get("error")
         if isinstance(err, dict):
             code = err.get("code")
-            return [
-                ServerErrorEvent(
-                    message=str(err.get("message") or "Gemini reported an error."),
-                    code=code if isinstance(code, (str, int)) else None,
-                    type=str(err["status"]) if "status" in err else None,
-                    raw=msg,
-                )
-            ]
+            self.last_error = ServerErrorEvent(
+                message=str(err.get("message") or "Gemini reported an error."),
+                code=code if isinstance(code, (str, int)) else None,
+                type=str(err["status"]) if "status" in err else None,
+                raw=msg,
+            )
+            return [self.last_error]
         return []
 
     def _setup_complete(self, msg: m.ServerMessage, sc: m.SetupComplete) -> Event:

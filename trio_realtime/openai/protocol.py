@@ -211,6 +211,8 @@ class OpenAIProtocol(RealtimeProtocol):
         self._cancel_ids: set[str] = set()
         self._turn = TurnAccumulator()
         self._tool_reply_pending = False
+        #: The last ``error`` event the service sent (it explains a close that follows).
+        self.last_error: ServerErrorEvent | None = None
 
     # ------------------------------------------------------------------ interface
 
@@ -638,17 +640,16 @@ class OpenAIProtocol(RealtimeProtocol):
         fatal = code in _FATAL_CODES or (
             not self._ready and event_id is not None and event_id == self._session_update_id
         )
-        return [
-            ServerErrorEvent(
-                message=err.message,
-                code=code,
-                type=err.type,
-                param=_str(err.param),
-                event_id=event_id,
-                fatal=fatal,
-                raw=ev,
-            )
-        ]
+        self.last_error = ServerErrorEvent(
+            message=err.message,
+            code=code,
+            type=err.type,
+            param=_str(err.param),
+            event_id=event_id,
+            fatal=fatal,
+            raw=ev,
+        )
+        return [self.last_error]
 
     def _on_speech_started(self, ev: m.InputAudioBufferSpeechStarted) -> list[Event]:
         events: list[Event] = [

@@ -146,6 +146,13 @@ REASONS: Final = {
         "receiving a GoAway signal once the session duration limit was reached."
     ),
     "internal": "Internal error occurred.",
+    "expired_key": "API key expired. Please renew the API key.",
+    "location": "User location is not supported for the API use.",
+    "not_implemented": "Operation is not implemented, or supported, or enabled.",
+    "entity_not_found": "Requested entity was not found.",
+    "deadline": "Deadline expired before operation could complete.",
+    "unavailable": "The service is currently unavailable.",
+    "exhausted": "RESOURCE_EXHAUSTED: Resource has been exhausted (e.g. check quota).",
 }
 
 
@@ -308,6 +315,7 @@ class FakeGemini:
         speed: reply pacing, times real time (0 or ``math.inf``: no pacing);
             `None` uses the server's speed.
         api_keys: accepted keys or tokens; `None` accepts any non-empty one.
+        expired_keys: keys refused as expired (1007 ``API key expired…``).
         models: accepted model ids (without ``models/``); `None` accepts any.
         connection_lifetime: real seconds after which a connection is closed
             (1008); ``goAway`` comes `go_away_notice` seconds earlier.
@@ -348,6 +356,7 @@ class FakeGemini:
         scenario: Scenario | None = None,
         speed: float | None = None,
         api_keys: Iterable[str] | None = None,
+        expired_keys: Iterable[str] = (),
         models: Iterable[str] | None = DEFAULT_MODELS,
         connection_lifetime: float = 600.0,
         go_away_notice: float = 50.0,
@@ -374,6 +383,7 @@ class FakeGemini:
         self.scenario = scenario
         self.speed = speed
         self.api_keys = None if api_keys is None else frozenset(api_keys)
+        self.expired_keys = frozenset(expired_keys)
         self.models = None if models is None else frozenset(models)
         self.connection_lifetime = float(connection_lifetime)
         self.go_away_notice = float(go_away_notice)
@@ -829,6 +839,8 @@ class _GeminiConnection:
         key = self.conn.api_key
         if not key:
             await self.close(1008, REASONS["no_credentials"])
+        if key in self.fake.expired_keys:
+            await self.close(1007, REASONS["expired_key"])
         accepted = self.fake.api_keys
         if accepted is not None and key not in accepted:
             await self.close(1007, REASONS["bad_key"])
