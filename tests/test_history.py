@@ -479,3 +479,28 @@ def test_gemini_seed_is_the_initial_history_in_client_content() -> None:
 def test_config_refuses_a_bad_history() -> None:
     with pytest.raises(ConfigurationError, match=r"history\[0\]\.kind must be one of"):
         rt.GeminiLive(api_key="k", history=[{"kind": "nope"}])
+
+
+def test_a_reply_stays_before_user_words_recorded_while_it_began() -> None:
+    # The reply started (its audio came first), the user barged in by text,
+    # and only then the reply's first transcript fragment arrived.
+    h = ConversationHistory()
+    feed(
+        h,
+        SendText("Tell me more."),
+        ResponseStarted("turn-2"),
+        SendText("Stop."),
+        Transcript("assistant", "This", False, response_id="turn-2"),
+        Interrupted("turn-2", source="server"),
+        Transcript("assistant", "This", True, response_id="turn-2"),
+        ResponseDone("turn-2", status="cancelled", reason="interrupted"),
+        ToolCall("c9", "later", {}, response_id="turn-3"),
+    )
+    assert [(i.kind, i.role, i.text, i.status) for i in h] == [
+        ("message", "user", "Tell me more.", "completed"),
+        ("message", "assistant", "This", "interrupted"),
+        ("message", "user", "Stop.", "completed"),
+        ("tool_call", None, "", "in_progress"),
+    ]
+    h.cancel_calls(["c9"])
+    assert h[-1].status == "cancelled"

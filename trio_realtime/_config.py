@@ -121,6 +121,10 @@ class RetryPolicy:
         fresh_fallback: when the conversation cannot be resumed (no handle yet,
             or the handle was refused), start a new session instead of failing;
             on Gemini it is seeded with the session's history.
+        stable_after: a connection that lasted this long ends a streak: the
+            next loss starts counting attempts and time afresh. Losses sooner
+            than that (connections failing right after they open) add to the
+            same count, so they cannot loop for ever.
     """
 
     max_attempts: int = attrs.field(default=5, validator=_at_least_one)
@@ -131,6 +135,7 @@ class RetryPolicy:
     jitter: float = attrs.field(default=0.5, validator=_fraction)
     retry_rate_limited: bool = False
     fresh_fallback: bool = True
+    stable_after: float = attrs.field(default=30.0, validator=_positive)
 
     def backoff(self, failures: int, random: float) -> float:
         """Seconds to wait after `failures` failed attempts (`random` in [0, 1))."""

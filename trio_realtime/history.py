@@ -46,6 +46,7 @@ from .events import (
     Interrupted,
     InvalidToolCall,
     ResponseDone,
+    ResponseStarted,
     SendImage,
     SendText,
     SendToolResult,
@@ -261,6 +262,9 @@ class ConversationHistory(Sequence[HistoryItem]):
         self._open_assistant: dict[str | None, int] = {}
         self._calls: dict[str, int] = {}
         self._truncated: set[int] = set()
+        # Where a response began: its first message goes there, even when
+        # the user's next words were recorded before its text arrived.
+        self._starts: dict[str | None, int] = {}
         for i, item in enumerate(self._items):
             if item.item_id is not None:
                 self._by_item[item.item_id] = i
@@ -337,6 +341,27 @@ class ConversationHistory(Sequence[HistoryItem]):
             self._by_item[item.item_id] = index
         return index
 
+    def _insert(self, index: int, item: HistoryItem) -> int:
+        """Insert `item` at `index`, moving every remembered position after it."""
+        if index >= len(self._items):
+            return self._append(item)
+        self._items.insert(index, item)
+
+        def moved(i: int) -> int:
+            return i + 1 if i >= index else i
+
+        self._by_item = {k: moved(v) for k, v in self._by_item.items()}
+        if item.item_id is not None:
+            self._by_item[item.item_id] = index
+        if self._open_user is not None:
+            self._open_user = moved(self._open_user)
+        self._by_response = {k: [moved(i) for i in v] for k, v in self._by_response.items()}
+        self._open_assistant = {k: moved(v) for k, v in self._open_assistant.items()}
+        self._calls = {k: moved(v) for k, v in self._calls.items()}
+        self._truncated = {moved(i) for i in self._truncated}
+        self._starts = {k: moved(v) for k, v in self._starts.items()}
+        return index
+
     def _set(self, index: int, **changes: Any) -> None:
         self._items[index] = attrs.evolve(self._items[index], **changes)
 
@@ -352,6 +377,9 @@ class ConversationHistory(Sequence[HistoryItem]):
         elif kind is TextOut:
             assert isinstance(event, TextOut)
             self._assistant_text(event.item_id, event.response_id, event.text, False)
+        elif kind is ResponseStarted:
+            assert isinstance(event, ResponseStarted)
+            self._starts.setdefault(event.response_id, len(self._items))
         elif kind is InputCommitted:
             assert isinstance(event, InputCommitted)
             if event.item_id is not None and event.item_id not in self._by_item:
@@ -412,6 +440,7 @@ class ConversationHistory(Sequence[HistoryItem]):
         response completed.
         """
         mark = "interrupted" if status == "cancelled" else status
+        self._starts.pop(response_id, None)
         for index in self._by_response.pop(response_id, []):
             item = self._items[index]
             if item.status in ("in_progress", "completed"):
@@ -466,15 +495,11 @@ class ConversationHistory(Sequence[HistoryItem]):
             index = self._open_assistant.get(response_id)
             if index is not None:
                 return index
-        index = self._append(
-            HistoryItem(
-                "message",
-                "assistant",
-                status="in_progress",
-                item_id=item_id,
-                response_id=response_id,
-            )
+        item = HistoryItem(
+            "message", "assistant", status="in_progress", item_id=item_id, response_id=response_id
         )
+        start = self._starts.pop(response_id, None)
+        index = self._insert(start, item) if start is not None else self._append(item)
         self._by_response.setdefault(response_id, []).append(index)
         if item_id is None:
             self._open_assistant[response_id] = index
@@ -517,6 +542,7 @@ class ConversationHistory(Sequence[HistoryItem]):
             return
         # Speech after the call's result is a new message.
         self._open_assistant.pop(response_id, None)
+        self._starts.pop(response_id, None)
         index = self._append(
             HistoryItem(
                 "tool_call",
