@@ -1327,3 +1327,107 @@ async def test_interim_transcription_needs_input_transcription_and_can_be_off() 
                 msgs = await client.turn()
                 assert "interim" not in kinds(msgs)
                 assert "ACTIVITY_END" in kinds(msgs)
+
+
+# --------------------------------------------------------------------------- NON_BLOCKING functions
+
+LOOKUP = {
+    "functionDeclarations": [
+        {
+            "name": "lookup_order",
+            "description": "Find an order",
+            "behavior": "NON_BLOCKING",
+            "parameters": {"type": "OBJECT", "properties": {"id": {"type": "STRING"}}},
+        }
+    ]
+}
+STORY = "This is a rather long answer that keeps going for a while."
+
+
+async def _non_blocking_turns(scheduling: str) -> tuple[list[str], list[str], FakeGemini]:
+    """Call a NON_BLOCKING function, start a long reply, answer the call mid-reply."""
+    scenario = Scenario(
+        turns=[
+            Turn(
+                tool_calls=[PlannedToolCall("lookup_order", {"id": "42"})], reply="Order 42 ships."
+            ),
+            Turn(reply=STORY),
+        ]
+    )
+    async with gemini_server(speed=2.0, scenario=scenario) as (server, fake):
+        async with connect(server) as client:
+            await client.setup(tools=[LOOKUP], outputAudioTranscription={})
+            await client.send({"realtimeInput": {"text": "Check order 42"}})
+            first = await client.turn()
+            # The model does not wait for the result: the turn ends after the call.
+            assert kinds(first) == ["toolCall", "turnComplete"]
+            call = first[0].tool_call
+            assert isinstance(call, m.ToolCall)
+            assert isinstance(call.function_calls, list)
+            call_id = call.function_calls[0].id
+            await client.send({"realtimeInput": {"text": "Tell me a story"}})
+            story = await client.until(lambda msg: bool(audio_chunks([msg])))
+            response = {
+                "id": call_id,
+                "name": "lookup_order",
+                "response": {"output": {"status": "shipped"}},
+                "scheduling": scheduling,
+            }
+            await client.send({"toolResponse": {"functionResponses": [response]}})
+            story += await client.turn()
+            later: list[m.ServerMessage] = []
+            if scheduling != "SILENT":
+                later = await client.turn()
+            await client.send({"realtimeInput": {"text": "Anything else"}})
+            last = await client.turn()
+    said = [transcript(story), transcript(later), transcript(last)]
+    return said, kinds(story), fake
+
+
+async def test_non_blocking_when_idle_answers_after_the_current_reply() -> None:
+    with trio.fail_after(20):
+        said, story, _ = await _non_blocking_turns("WHEN_IDLE")
+    assert "interrupted" not in story
+    assert said == [STORY, "Order 42 ships.", "You said: Anything else. Thank you."]
+
+
+async def test_non_blocking_interrupt_stops_the_reply_and_answers_now() -> None:
+    with trio.fail_after(20):
+        said, story, _ = await _non_blocking_turns("INTERRUPT")
+    assert story[-2:] == ["interrupted", "turnComplete"]
+    assert said[0] != STORY
+    assert STORY.startswith(said[0])
+    assert said[1:] == ["Order 42 ships.", "You said: Anything else. Thank you."]
+
+
+async def test_non_blocking_silent_only_adds_the_result_to_the_context() -> None:
+    with trio.fail_after(20):
+        said, story, fake = await _non_blocking_turns("SILENT")
+    assert "interrupted" not in story
+    assert said == [STORY, "", "You said: Anything else. Thank you."]
+    session = fake.connections[0].session
+    assert session is not None
+    assert ("tool", 'lookup_order returned {"status": "shipped"}') in session.history
+
+
+async def test_blocking_functions_still_wait_for_their_result() -> None:
+    blocking = {
+        "functionDeclarations": [{**LOOKUP["functionDeclarations"][0], "behavior": "BLOCKING"}]
+    }
+    scenario = Scenario(
+        turns=[Turn(tool_calls=[PlannedToolCall("lookup_order", {"id": "42"})], reply="Shipped.")]
+    )
+    with trio.fail_after(10):
+        async with gemini_server(scenario=scenario) as (server, _), connect(server) as client:
+            await client.setup(tools=[blocking], outputAudioTranscription={})
+            await client.send({"realtimeInput": {"text": "Check order 42"}})
+            msg = await client.recv()
+            assert isinstance(msg.tool_call, m.ToolCall)
+            assert isinstance(msg.tool_call.function_calls, list)
+            with trio.move_on_after(0.3):
+                early = await client.recv()
+                raise AssertionError(f"the turn went on without the result: {early}")
+            call_id = msg.tool_call.function_calls[0].id
+            response = {"id": call_id, "name": "lookup_order", "response": {"output": "ok"}}
+            await client.send({"toolResponse": {"functionResponses": [response]}})
+            assert transcript(await client.turn()) == "Shipped."

@@ -1504,6 +1504,16 @@ def _transcript_of(events: Sequence[dict[str, Any]]) -> str:
     )
 
 
+def _content_so_far(events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The content an audio item has after `events` streamed (what retrieve must return)."""
+    if "response.content_part.added" not in types(events):
+        return []
+    part: dict[str, Any] = {"type": "output_audio", "transcript": _transcript_of(events)}
+    if audio_of(events):
+        part["audio"] = base64.b64encode(audio_of(events)).decode()
+    return [part]
+
+
 async def test_streaming_item_is_kept_as_it_streams_and_retrieve_returns_it() -> None:
     with trio.fail_after(15):
         async with fake(speed=1.0, scenario=Scenario([Turn(reply=LONG_REPLY)])) as (server, _):
@@ -1513,12 +1523,12 @@ async def test_streaming_item_is_kept_as_it_streams_and_retrieve_returns_it() ->
                 await client.send(type="response.create")
                 before = await client.until("response.output_item.added")
                 item_id = before[-1]["item"]["id"]
-                # Before any part: the item is there, in progress, with no content yet.
+                # Right after it was added: in progress, with what streamed so far
+                # (no content until response.content_part.added went out).
                 await client.send(type="conversation.item.retrieve", item_id=item_id)
                 events = await client.until("conversation.item.retrieved")
-                assert "response.content_part.added" not in types(events)
                 assert events[-1]["item"]["status"] == "in_progress"
-                assert events[-1]["item"]["content"] == []
+                assert events[-1]["item"]["content"] == _content_so_far(events)
                 events += await client.until("response.output_audio.delta")
                 events += await client.until("response.output_audio.delta")
                 await client.send(type="conversation.item.retrieve", item_id=item_id)

@@ -35,7 +35,12 @@ client cannot tell the difference in ordinary use:
 * **Tools.** A user turn that names a declared function (or a scripted
   `PlannedToolCall`) yields ``toolCall.functionCalls`` with ids
   ``function-call-<n>``; the model goes on speaking once a ``toolResponse``
-  answers every id.
+  answers every id. Functions declared ``behavior: NON_BLOCKING`` do not hold
+  the turn: it ends after the ``toolCall``, and each result is folded in as its
+  ``scheduling`` says (``INTERRUPT``: stop the current output and answer now;
+  ``WHEN_IDLE``, the default: answer after the current output; ``SILENT``:
+  context only, a ``("tool", ...)`` history entry); ``willContinue: true``
+  keeps the call open for more results.
 * **Session resumption.** With ``sessionResumption`` in the setup, a
   ``sessionResumptionUpdate`` with a new handle follows the setup and every
   turn, and ``{"resumable": false}`` (no handle) goes out when the model
@@ -641,6 +646,17 @@ def _declared_tools(setup: m.Setup) -> list[ToolSpec]:
     return out
 
 
+def _non_blocking(tools: Any) -> frozenset[str]:
+    """The functions declared ``behavior: NON_BLOCKING`` (the model does not wait for them)."""
+    names: set[str] = set()
+    for tool in tools if isinstance(tools, list) else []:
+        decls = tool.function_declarations
+        for decl in decls if isinstance(decls, list) else []:
+            if isinstance(decl.name, str) and decl.behavior == "NON_BLOCKING":
+                names.add(decl.name)
+    return frozenset(names)
+
+
 def _text_of(content: m.Content) -> str:
     parts = content.parts if isinstance(content.parts, list) else []
     return " ".join(p.text for p in parts if isinstance(p.text, str) and p.text).strip()
@@ -735,6 +751,9 @@ class _GeminiConnection:
         self.interim_text = ""
         self.history_seeding = False
         self.pending_turns: list[tuple[str, str]] = []
+        # NON_BLOCKING functions: the calls in flight, by id, outside any turn.
+        self.non_blocking: frozenset[str] = frozenset()
+        self.async_calls: dict[str, str] = {}
         self.decode_error: ProtocolError | None = None
         self.last_raw: str | bytes | None = None
 
@@ -901,6 +920,7 @@ class _GeminiConnection:
             setup.output_audio_transcription, m.AudioTranscriptionConfig
         )
         await self._session_for(setup, model)
+        self.non_blocking = _non_blocking(setup.tools)
         self._configure_input(setup)
         await self.conn.checkpoint(BEFORE_SETUP)
         await self.send(m.ServerMessage(setup_complete=m.SetupComplete()))
@@ -1250,8 +1270,12 @@ class _GeminiConnection:
     async def _tool_response(self, tr: m.ToolResponse) -> None:
         responses = tr.function_responses if isinstance(tr.function_responses, list) else []
         resp = self.response
+        late: list[m.FunctionResponse] = []
         for fr in responses:
             self.record.tool_responses.append(fr)
+            if isinstance(fr.id, str) and fr.id in self.async_calls:
+                late.append(fr)
+                continue
             if not isinstance(fr.id, str) and not self.vertex:
                 await self.close(1007, REASONS["invalid_argument"])
             if resp is not None and isinstance(fr.id, str) and fr.id in resp.pending_calls:
@@ -1269,6 +1293,40 @@ class _GeminiConnection:
                 self.record.unmatched_tool_responses.append(fr)
         if resp is not None and resp.results and not resp.pending_calls:
             resp.results_ready.set()
+        if late:
+            await self._non_blocking_results(late)
+
+    async def _non_blocking_results(self, responses: list[m.FunctionResponse]) -> None:
+        """Fold in results of NON_BLOCKING calls as their ``scheduling`` asks.
+
+        ``INTERRUPT``: stop the current output and answer now; ``WHEN_IDLE``
+        (the default): answer once the current output is finished; ``SILENT``:
+        add the result to the context only.
+        """
+        state = self.state
+        assert state is not None
+        assert self.nursery is not None
+        results: list[ToolResult] = []
+        for fr in responses:
+            call_id = str(fr.id)
+            name = self.async_calls[call_id]
+            if fr.will_continue is not True:
+                del self.async_calls[call_id]  # more responses for it otherwise
+            results.append(ToolResult(call_id=call_id, name=name, output=_tool_output(fr.response)))
+        schedules = {
+            fr.scheduling if isinstance(fr.scheduling, str) else "WHEN_IDLE" for fr in responses
+        }
+        if schedules == {"SILENT"}:
+            for result in state.run.record_results(results):
+                state.prompt_text_tokens += _tokens_for_text(result)
+            return
+        reply = state.run.after_tools(results)
+        if "INTERRUPT" in schedules:
+            await self._interrupt()
+        previous = self.response
+        resp = _Response(previous=previous)
+        self.response = resp
+        self.nursery.start_soon(self._guarded, self._respond, resp, reply, previous)
 
     def _context_update(self, cu: m.ContextUpdate) -> None:
         assert self.state is not None
@@ -1276,6 +1334,7 @@ class _GeminiConnection:
         if isinstance(cu.tools, m.ContextUpdateTools):
             tools = cu.tools.tools if isinstance(cu.tools.tools, list) else []
             self.state.run.tools = _declared_tools(m.Setup(tools=tools))
+            self.non_blocking = _non_blocking(tools)
         if isinstance(cu.system_instruction, m.Content):
             self.state.prompt_text_tokens += _tokens_for_text(_text_of(cu.system_instruction))
 
@@ -1355,6 +1414,12 @@ class _GeminiConnection:
                 await self._not_resumable()
                 silent = False
                 while reply.tool_calls:
+                    if all(call.name in self.non_blocking for call in reply.tool_calls):
+                        # NON_BLOCKING: the model goes on without waiting; the results
+                        # are folded in when they come (`_non_blocking_results`).
+                        await self._call_without_waiting(resp, reply.tool_calls)
+                        reply = Reply()
+                        break
                     results = await self._call_tools(resp, reply.tool_calls)
                     silent = bool(results) and all(r.scheduling == "SILENT" for r in results)
                     reply = state.run.after_tools(
@@ -1394,6 +1459,21 @@ class _GeminiConnection:
             server_content=m.ServerContent(turn_complete=True),
             usage_metadata=self._usage(resp),
         )
+
+    async def _call_without_waiting(
+        self, resp: _Response, plans: Sequence[PlannedToolCall]
+    ) -> None:
+        calls: list[m.FunctionCall] = []
+        for plan in plans:
+            call_id = plan.call_id or self.fake._new_call_id()
+            calls.append(m.FunctionCall(id=call_id, name=plan.name, args=dict(plan.arguments)))
+        if not await self.send_for(
+            resp, lambda: m.ServerMessage(tool_call=m.ToolCall(function_calls=calls))
+        ):
+            return
+        for call in calls:
+            self.async_calls[str(call.id)] = str(call.name)
+        await self.conn.checkpoint(MID_TOOL_CALL)
 
     async def _call_tools(
         self, resp: _Response, plans: Sequence[PlannedToolCall]

@@ -116,8 +116,9 @@ class ReplyContext:
             the first call for a turn).
         history: the conversation so far as ``(role, text)`` pairs, oldest first,
             ending with the turn being answered. Roles are ``"user"``,
-            ``"assistant"`` (Gemini's ``model``) and ``"system"`` (OpenAI system
-            items); seeded history (OpenAI ``conversation.item.create``, Gemini
+            ``"assistant"`` (Gemini's ``model``), ``"system"`` (OpenAI system
+            items) and ``"tool"`` (a Gemini NON_BLOCKING result added with
+            ``SILENT`` scheduling); seeded history (OpenAI ``conversation.item.create``, Gemini
             ``clientContent`` turns) is included, deleted items are not, and an
             OpenAI item truncated by the client has lost its text, as on the service.
         provider: ``"openai"`` or ``"gemini"``.
@@ -327,7 +328,9 @@ class ScenarioRun:
         self.turn_index = 0
         self._heard = ""
         self._turn: Turn | None = None
-        self._pending: list[PlannedToolCall] = []
+        # Calls awaiting results, with the turn that planned them (its index, what
+        # was heard): a late (Gemini NON_BLOCKING) result continues that turn.
+        self._pending: list[tuple[PlannedToolCall, Turn | None, int, str]] = []
         self._results: list[ToolResult] = []
 
     def _context(self) -> ReplyContext:
@@ -361,29 +364,55 @@ class ScenarioRun:
                 reply = attrs.evolve(reply, latency=turn.latency)
         return self._finish(attrs.evolve(reply, heard=heard))
 
-    def after_tools(self, results: Sequence[ToolResult]) -> Reply:
-        """The reply once the tool calls of the current turn have their results."""
+    def record_results(self, results: Sequence[ToolResult]) -> list[str]:
+        """Add tool results to the context without a reply (Gemini ``SILENT`` results).
+
+        Each becomes a ``("tool", "<name> returned <output>")`` history entry;
+        returns those texts.
+        """
+        self._check_results(results)
+        texts = [f"{r.name} returned {_summary(r.output)}" for r in results]
+        self.history.extend(("tool", text) for text in texts)
+        return texts
+
+    def _check_results(self, results: Sequence[ToolResult]) -> tuple[Turn | None, int, str] | None:
+        """Match results to planned calls; return the planning turn of the first match."""
+        origin: tuple[Turn | None, int, str] | None = None
         for result in results:
-            plan = next((p for p in self._pending if p.name == result.name), None)
-            if plan is not None:
-                self._pending.remove(plan)
-                if plan.expect_result is not ANY_RESULT and plan.expect_result != result.output:
-                    self.mismatches.append(
-                        f"turn {self.turn_index - 1}: tool {result.name!r} returned "
-                        f"{result.output!r}, expected {plan.expect_result!r}"
-                    )
+            entry = next((e for e in self._pending if e[0].name == result.name), None)
+            if entry is None:
+                continue
+            self._pending.remove(entry)
+            plan, turn, index, heard = entry
+            if origin is None:
+                origin = (turn, index, heard)
+            if plan.expect_result is not ANY_RESULT and plan.expect_result != result.output:
+                self.mismatches.append(
+                    f"turn {index}: tool {result.name!r} returned "
+                    f"{result.output!r}, expected {plan.expect_result!r}"
+                )
+        return origin
+
+    def after_tools(self, results: Sequence[ToolResult]) -> Reply:
+        """The reply once tool calls have their results (it continues the turn that made them)."""
+        origin = self._check_results(results)
+        turn, heard = self._turn, self._heard
+        if origin is not None and origin[1] != self.turn_index - 1:
+            # A late result of an earlier turn: that turn's script answers it.
+            turn, _, heard = origin
+            self._results = []
         self._results.extend(results)
-        turn = self._turn
         if turn is not None and turn.responder is None and turn.tool_calls:
             reply = Reply(text=turn.reply)
         else:
             responder = (turn.responder if turn else None) or self.scenario.responder
-            reply = responder(self._heard, self._context())
-        return self._finish(attrs.evolve(reply, heard=self._heard))
+            reply = responder(heard, self._context())
+        return self._finish(attrs.evolve(reply, heard=heard))
 
     def _finish(self, reply: Reply) -> Reply:
         if reply.tool_calls:
-            self._pending.extend(reply.tool_calls)
+            index = self.turn_index - 1
+            self._pending.extend((c, self._turn, index, self._heard) for c in reply.tool_calls)
         elif reply.text:
             self.history.append(("assistant", reply.text))
         return reply
