@@ -21,6 +21,7 @@ import trio
 
 from ._config import ProviderConfig
 from ._console import TranscriptPrinter
+from ._loop import require_trio
 from .audio import AudioFrame, read_wav, write_wav
 from .errors import ServerError
 from .events import AudioOut, ResponseDone, ServerErrorEvent, TextOut, Transcript
@@ -185,6 +186,7 @@ async def run_chat(args: argparse.Namespace, live: bool) -> int:
     ``reply-N.wav`` in ``--out``, numbered on from the files already there
     (never overwriting one), and with ``--play`` through the speaker too.
     """
+    require_trio("trio-realtime chat")
     out = Path(args.out)
     interactive = sys.stdin.isatty()
     printer = TranscriptPrinter(sys.stdout, live=sys.stdout.isatty(), partials=True)

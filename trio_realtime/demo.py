@@ -20,6 +20,7 @@ import trio
 import trio.lowlevel
 
 from ._config import ConnectionOptions, ProviderConfig
+from ._loop import require_trio
 from .audio import AudioFrame, write_wav
 from .events import (
     AudioOut,
@@ -218,7 +219,12 @@ async def _run_one(
 
 
 async def run_demo(provider: str = "both", out: str = "out", speed: float = 4.0) -> int:
-    """Run the demo for ``"openai"``, ``"gemini"`` or ``"both"``; return an exit status."""
+    """Run the demo for ``"openai"``, ``"gemini"`` or ``"both"``; return an exit status.
+
+    Raises:
+        RealtimeError: not running under Trio.
+    """
+    require_trio("trio_realtime.demo.run_demo()")
     out_dir = Path(out)
     await trio.Path(out_dir).mkdir(parents=True, exist_ok=True)
     printer = _Printer(sys.stdout)

@@ -22,6 +22,7 @@ import trio
 from ._closes import explain_close, explain_error_event
 from ._config import ProviderConfig, tool_specs
 from ._groups import reraise, single_exception
+from ._loop import require_trio
 from .audio import AudioFrame, Resampler
 from .errors import (
     ConnectionLost,
@@ -930,6 +931,7 @@ async def connect(config: ProviderConfig) -> AsyncIterator[RealtimeSession]:
         HandshakeError: the upgrade was refused or the session was not ready in time.
         ConnectionLost: the connection ended during the handshake.
     """
+    require_trio("trio_realtime.connect()")
     url, headers = config.endpoint()
     opts = config.connection
     protocol = config.new_protocol()

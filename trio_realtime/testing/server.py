@@ -86,6 +86,7 @@ import trio
 import trio_websocket
 from trio_websocket import CloseReason, ConnectionClosed
 
+from .._loop import require_trio
 from ..errors import ConfigurationError
 from .faults import (
     ON_ACCEPT,
@@ -999,7 +1000,9 @@ class FakeServer:
         Raises:
             OSError: when the address cannot be bound.
             ConfigurationError: for TLS without trustme, or a bad speed.
+            RealtimeError: not running under Trio (asyncio, say).
         """
+        require_trio("FakeServer.serve()")
         if speed is not None:
             self.speed = _check_speed(speed)
         if handlers:
@@ -1176,7 +1179,9 @@ async def open_fake_server(
     Raises:
         OSError: when the address cannot be bound.
         ConfigurationError: for a bad option, or TLS without trustme.
+        RealtimeError: not running under Trio (asyncio, say).
     """
+    require_trio("trio_realtime.testing.open_fake_server()")
     server = FakeServer(handlers=handlers, speed=speed, scenario=scenario, **options)
     async with trio.open_nursery() as nursery:
         await nursery.start(partial(server.serve, host, port, tls=tls))
@@ -1212,6 +1217,7 @@ async def run_fake_server_cli(host: str, port: int, speed: float, tls: bool) -> 
     The first line printed contains ``ws://HOST:PORT`` (or ``wss://HOST:PORT``
     and the CA file's path) and is flushed once connections are accepted.
     """
+    require_trio("trio-realtime fake-server")
     async with open_fake_server(
         host, port, speed=speed, tls=tls, record_messages=False, keep_connections=64
     ) as server:
