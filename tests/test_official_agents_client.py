@@ -167,5 +167,5 @@ async def test_agents_sdk_text_voice_tool_and_barge_in() -> None:
     assert history[5]["name"] == "get_weather"
     assert json.loads(history[5]["output"]) == {"city": "example", "temp_c": 21}
     assert texts[6] == 'Done. get_weather returned {"city": "example", "temp_c": 21}.'
-    assert texts[7].startswith("Tell me everything")
+    assert str(texts[7]).startswith("Tell me everything")
     assert all(h["status"] == "completed" for h in history)
