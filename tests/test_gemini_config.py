@@ -350,3 +350,143 @@ def test_sequences_are_frozen_and_validated() -> None:
     assert GeminiLive(tools=None).tools == ()
     with pytest.raises(ConfigurationError, match="tools must be a list of tools, got str"):
         GeminiLive(tools="f")
+
+
+# --------------------------------------------------------------------------- typed keywords
+
+
+def test_sampling_media_thinking_and_transcription_keywords() -> None:
+    config = GeminiLive(
+        api_key=KEY,
+        top_p=0.9,
+        top_k=40,
+        candidate_count=1,
+        presence_penalty=0.5,
+        frequency_penalty=-0.5,
+        seed=7,
+        media_resolution="low",
+        include_thoughts=True,
+        thinking_budget=128,
+        input_transcription_languages=["en-US", "fr-FR"],
+        output_transcription_languages=["en-US"],
+    )
+    wire = setup_wire(config)
+    validate_setup_with_sdk(wire)
+    gen = wire["setup"]["generationConfig"]
+    assert {k: gen[k] for k in gen if k != "responseModalities"} == {
+        "topP": 0.9,
+        "topK": 40,
+        "candidateCount": 1,
+        "presencePenalty": 0.5,
+        "frequencyPenalty": -0.5,
+        "seed": 7,
+        "mediaResolution": "MEDIA_RESOLUTION_LOW",
+        "thinkingConfig": {"thinkingBudget": 128, "includeThoughts": True},
+    }
+    assert wire["setup"]["inputAudioTranscription"] == {"languageCodes": ["en-US", "fr-FR"]}
+    assert wire["setup"]["outputAudioTranscription"] == {"languageCodes": ["en-US"]}
+    # Nothing set: none of it is sent.
+    plain = setup_wire(GeminiLive(api_key=KEY))["setup"]
+    assert plain["generationConfig"] == {"responseModalities": ["AUDIO"]}
+    assert plain["inputAudioTranscription"] == {}
+
+
+def test_setup_extra_wins_over_keywords() -> None:
+    config = GeminiLive(
+        api_key=KEY, top_p=0.9, setup_extra={"generationConfig": {"topP": 0.5, "topK": 3}}
+    )
+    gen = setup_wire(config)["setup"]["generationConfig"]
+    assert (gen["topP"], gen["topK"]) == (0.5, 3)
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"top_p": 1.5}, "top_p must be a number between 0 and 1 or None, got 1.5."),
+        ({"top_p": "high"}, "top_p must be a number between 0 and 1 or None, got 'high'."),
+        ({"top_k": 0}, "top_k must be an integer of at least 1 or None, got 0."),
+        ({"top_k": 2.5}, "top_k must be an integer of at least 1 or None, got 2.5."),
+        ({"candidate_count": 0}, "candidate_count must be an integer of at least 1"),
+        (
+            {"presence_penalty": 3},
+            "presence_penalty must be a number between -2 and 2 or None, got 3.",
+        ),
+        (
+            {"frequency_penalty": float("nan")},
+            "frequency_penalty must be a number between -2 and 2",
+        ),
+        ({"seed": True}, "seed must be an integer or None, got True."),
+        (
+            {"media_resolution": "ultra"},
+            "media_resolution must be 'low', 'medium', 'high' or None, got 'ultra'.",
+        ),
+        (
+            {"input_transcription_languages": "en-US"},
+            "input_transcription_languages must be a list of BCP-47 language codes such as ['en-US'], got 'en-US'.",
+        ),
+        ({"output_transcription_languages": ["en-US", ""]}, "got ''."),
+        (
+            {"input_transcription": False, "input_transcription_languages": ["de-DE"]},
+            "input_transcription_languages needs input_transcription=True, got ['de-DE']",
+        ),
+        (
+            {"tool_choice": "required"},
+            "tool_choice must be 'auto', 'none' or a list of tool names, got 'required'.",
+        ),
+        (
+            {"tool_choice": ["nope"]},
+            "tool_choice names 'nope', which is not a declared tool (tools: 'a', 'b').",
+        ),
+        ({"extra_headers": [("X-Proxy", 5)]}, "got one named 'X-Proxy'."),
+        (
+            {"extra_headers": "X-Proxy: 1"},
+            "extra_headers must be a list of (name, value) pairs, got str.",
+        ),
+    ],
+)
+def test_bad_keywords_name_the_value(kw: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        GeminiLive(api_key=KEY, tools=[ToolSpec("a"), ToolSpec("b")], **kw)
+    assert message in str(info.value)
+
+
+def test_tool_choice_selects_what_is_declared() -> None:
+    tools = [ToolSpec("a"), ToolSpec("b")]
+
+    def declared(config: GeminiLive) -> list[str]:
+        setup = setup_wire(config)["setup"]
+        return [
+            d["name"] for t in setup.get("tools", []) for d in t.get("functionDeclarations", [])
+        ]
+
+    assert declared(GeminiLive(api_key=KEY, tools=tools)) == ["a", "b"]
+    assert declared(GeminiLive(api_key=KEY, tools=tools, tool_choice="none")) == []
+    assert declared(GeminiLive(api_key=KEY, tools=tools, tool_choice=["b"])) == ["b"]
+
+
+def test_extra_headers_follow_the_credentials() -> None:
+    config = GeminiLive(api_key=KEY, extra_headers=[("X-Proxy-Auth", "p1")])
+    assert config.endpoint()[1] == [("x-goog-api-key", KEY), ("X-Proxy-Auth", "p1")]
+    # Header values may be credentials: never in the repr.
+    assert "p1" not in repr(config)
+
+
+def test_affective_dialog_and_proactivity_select_v1alpha(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG", logger="trio_realtime.gemini")
+    kws: list[dict[str, Any]] = [
+        {"affective_dialog": True},
+        {"proactive_audio": True},
+        {"affective_dialog": False},
+    ]
+    for kw in kws:
+        url = GeminiLive(api_key=KEY, **kw).endpoint()[0]
+        assert url.startswith(f"{GEMINI_WS}.v1alpha.GenerativeService.BidiGenerateContent")
+    assert "v1alpha: affective_dialog/proactive_audio need it" in caplog.text
+    assert ".v1beta." in GeminiLive(api_key=KEY).endpoint()[0]
+    # An explicit version wins; Vertex keeps its own.
+    assert (
+        ".v1beta."
+        in GeminiLive(api_key=KEY, affective_dialog=True, api_version="v1beta").endpoint()[0]
+    )
+    vertex = GeminiLive(api_key=KEY, vertex=True, affective_dialog=True)
+    assert "aiplatform.v1beta1." in vertex.endpoint()[0]

@@ -208,7 +208,11 @@ def test_text_turn() -> None:
     events = proto.receive(
         frame({"serverContent": {"modelTurn": {"parts": [thought, {"text": "is the capital."}]}}})
     )
-    assert events == [TextOut("is the capital.", response_id="turn-1")]
+    # A thought summary (include_thoughts) is marked, not mixed into the answer.
+    assert events == [
+        TextOut("**Planning**", response_id="turn-1", thought=True),
+        TextOut("is the capital.", response_id="turn-1"),
+    ]
     assert proto.receive(frame({"serverContent": {"generationComplete": True}})) == []
     events = proto.receive(frame({"serverContent": {"turnComplete": True}, "usageMetadata": USAGE}))
     usage = Usage(input_tokens=1786, output_tokens=179, total_tokens=1965, details=USAGE)
@@ -674,10 +678,76 @@ def test_unsupported_commands_are_local_errors() -> None:
     assert info.value.side == "local"
     with pytest.raises(ProtocolError, match="cannot discard audio"):
         proto.handle(ClearAudio())
-    with pytest.raises(ProtocolError, match="per-response instructions"):
-        proto.handle(Respond(instructions="be loud"))
+    with pytest.raises(ProtocolError, match="out-of-band") as info:
+        proto.handle(Respond(out_of_band=True))
+    assert info.value.side == "local"
+    with pytest.raises(ProtocolError, match="metadata"):
+        proto.handle(Respond(metadata={"topic": "x"}))
+    with pytest.raises(ProtocolError, match="non-empty text, got ''"):
+        proto.handle(Respond(instructions=""))
     assert proto.handle(ReportPlayback(played_ms=500)) == []
     assert proto.data_to_send() == []
+
+
+def test_respond_with_instructions_is_a_completed_user_turn() -> None:
+    # Gemini has no per-response instructions: they go as an ordered user turn
+    # with turnComplete, which asks for the reply.
+    proto = ready()
+    assert proto.handle(Respond(instructions="Answer in French.")) == []
+    assert proto.handle(Respond()) == []
+    assert sent(proto) == [
+        {
+            "clientContent": {
+                "turns": [{"role": "user", "parts": [{"text": "Answer in French."}]}],
+                "turnComplete": True,
+            }
+        },
+        {"clientContent": {"turnComplete": True}},
+    ]
+
+
+def test_tool_result_scheduling_and_will_continue() -> None:
+    proto = ready()
+    proto.receive(frame({"toolCall": {"functionCalls": [{"id": "c1", "name": "f", "args": {}}]}}))
+    proto.handle(SendToolResult("c1", {"step": 1}, scheduling="silent", will_continue=True))
+    # More results will follow: the call stays pending.
+    assert proto.pending_tool_calls == {"c1": "f"}
+    proto.handle(SendToolResult("c1", {"step": 2}, scheduling="interrupt"))
+    assert proto.pending_tool_calls == {}
+    assert sent(proto) == [
+        {
+            "toolResponse": {
+                "functionResponses": [
+                    {
+                        "id": "c1",
+                        "name": "f",
+                        "response": {"output": {"step": 1}},
+                        "scheduling": "SILENT",
+                        "willContinue": True,
+                    }
+                ]
+            }
+        },
+        {
+            "toolResponse": {
+                "functionResponses": [
+                    {
+                        "id": "c1",
+                        "name": "f",
+                        "response": {"output": {"step": 2}},
+                        "scheduling": "INTERRUPT",
+                    }
+                ]
+            }
+        },
+    ]
+    proto.receive(frame({"toolCall": {"functionCalls": [{"id": "c2", "name": "f", "args": {}}]}}))
+    with pytest.raises(
+        ProtocolError, match="scheduling must be 'interrupt', 'when_idle' or 'silent', got 'now'"
+    ):
+        proto.handle(SendToolResult("c2", 1, scheduling="now"))
+    assert proto.pending_tool_calls == {"c2": "f"}
+    assert sent(proto) == []
 
 
 # --------------------------------------------------------------------------- turn ends and odd frames

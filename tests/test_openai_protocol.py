@@ -673,6 +673,22 @@ def test_function_call_turn() -> None:
         h.do(SendToolResult("call_zz", "x"))
 
 
+def test_gemini_only_tool_result_options_are_refused() -> None:
+    h = ready(OpenAIRealtime(tools=[ToolSpec("check_stock")]))
+    h.feed(*function_call_turn(R1, "call_1", FC_ARGS, [FC_ARGS]))
+    for result in (
+        SendToolResult("call_1", 1, scheduling="silent"),
+        SendToolResult("call_1", 1, will_continue=True),
+    ):
+        with pytest.raises(ProtocolError, match="no result scheduling nor partial") as info:
+            h.do(result)
+        assert info.value.side == "local"
+    assert h.sent() == []
+    # The call is still unanswered: a plain result goes through.
+    h.do(SendToolResult("call_1", 1, respond=False))
+    assert [e["type"] for e in h.sent()] == ["conversation.item.create"]
+
+
 def test_tool_result_before_response_done_holds_the_response_create() -> None:
     h = ready()
     turn = function_call_turn(R1, "call_1", FC_ARGS, [FC_ARGS])

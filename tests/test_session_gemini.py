@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 import trio
 
 import trio_realtime as rt
+from trio_realtime.gemini import messages as m
 from trio_realtime.testing.gemini import FakeGemini
 from trio_realtime.testing.leaks import no_leaked_tasks
 from trio_realtime.testing.scenario import PlannedToolCall, Scenario, Turn
@@ -236,3 +238,262 @@ async def test_server_tool_cancellation_cancels_exactly_that_call() -> None:
     call = next(e for e in seen if isinstance(e, rt.ToolCall))
     assert isinstance(seen[-1], rt.ToolCallCancelled)
     assert seen[-1].call_id == call.call_id
+
+
+# --------------------------------------------------------------------------- tool options
+
+
+async def events_until(
+    session: rt.RealtimeSession, done: Any, seen: list[rt.Event] | None = None
+) -> list[rt.Event]:
+    """Collect events until `done(event)` is true (that event included)."""
+    out = [] if seen is None else seen
+    async for event in session.events():
+        out.append(event)
+        if done(event):
+            return out
+    raise AssertionError("the session ended first")  # pragma: no cover
+
+
+def final_assistant(event: rt.Event, text: str | None = None) -> bool:
+    return (
+        isinstance(event, rt.Transcript)
+        and event.final
+        and event.role == "assistant"
+        and (text is None or event.text == text)
+    )
+
+
+async def test_tool_timeout_sends_an_error_result_and_the_model_goes_on() -> None:
+    cancelled = trio.Event()
+
+    @rt.tool(timeout=0.2)
+    async def slow_lookup(query: str) -> str:
+        """Look something up slowly."""
+        try:
+            await trio.sleep_forever()
+        finally:
+            cancelled.set()
+
+    fake = FakeGemini()
+    scenario = Scenario(
+        turns=[Turn(tool_calls=[PlannedToolCall("slow_lookup", {"query": "x"})], reply="Sorry.")]
+    )
+    with trio.fail_after(20):
+        async with open_fake_server(
+            speed=math.inf, scenario=scenario, handlers={"gemini": fake}
+        ) as server:
+            async with session_on(server, tools=[slow_lookup]) as session:
+                await session.send_text("look it up")
+                await events_until(session, lambda e: final_assistant(e, "Sorry."))
+                assert cancelled.is_set()
+                assert session.statistics().tool_calls_running == 0
+    [response] = fake.connections[0].tool_responses
+    assert response.response == {
+        "error": "TimeoutError: tool 'slow_lookup' did not finish within 0.2 s"
+    }
+
+
+async def test_on_interrupt_finish_lets_the_call_complete_but_sends_nothing_for_it() -> None:
+    # Gemini withdraws the calls of an interrupted turn (toolCallCancellation):
+    # a tool declared on_interrupt="finish" still runs to its end, and its
+    # result is not sent for the withdrawn id.
+    release = trio.Event()
+    finished = trio.Event()
+
+    @rt.tool(on_interrupt="finish")
+    async def book_room(room: str) -> str:
+        """Book a room."""
+        await release.wait()
+        finished.set()
+        return f"booked {room}"
+
+    fake = FakeGemini()
+    scenario = Scenario(
+        turns=[
+            Turn(tool_calls=[PlannedToolCall("book_room", {"room": "12"})], reply="Booked."),
+            Turn(reply="Okay."),
+        ]
+    )
+    with trio.fail_after(20):
+        async with open_fake_server(
+            speed=math.inf, scenario=scenario, handlers={"gemini": fake}
+        ) as server:
+            async with session_on(server, tools=[book_room]) as session:
+                await session.send_text("book room twelve")
+                await events_until(session, lambda e: isinstance(e, rt.ToolCall))
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(send_speech, session, "stop")
+                    await events_until(session, lambda e: isinstance(e, rt.ToolCallCancelled))
+                assert session.statistics().tool_calls_running == 1  # still running
+                release.set()
+                await finished.wait()
+                await events_until(session, lambda e: final_assistant(e, "Okay."))
+                assert session.statistics().tool_calls_running == 0
+    assert fake.connections[0].tool_responses == []
+
+
+async def test_non_blocking_tool_when_idle_result_starts_a_new_turn() -> None:
+    @rt.tool(non_blocking=True, scheduling="when_idle")
+    async def search(query: str) -> str:
+        """Search the web."""
+        return f"results for {query}"
+
+    fake = FakeGemini()
+    scenario = Scenario(
+        turns=[Turn(tool_calls=[PlannedToolCall("search", {"query": "trio"})], reply="Found it.")]
+    )
+    with trio.fail_after(20):
+        async with open_fake_server(
+            speed=math.inf, scenario=scenario, handlers={"gemini": fake}
+        ) as server:
+            async with session_on(server, tools=[search]) as session:
+                await session.send_text("search for trio")
+                seen = await events_until(session, lambda e: final_assistant(e, "Found it."))
+    record = fake.connections[0]
+    assert str(record.setup).count("NON_BLOCKING") == 1
+    [response] = record.tool_responses
+    assert response.scheduling == "WHEN_IDLE"
+    assert response.response == {"output": "results for trio"}
+    kinds = [
+        type(e).__name__ for e in seen if not isinstance(e, (rt.ResumptionUpdate, rt.TurnDone))
+    ]
+    # The calling turn ends without waiting for the result; the answer is a turn of its own.
+    first_done = kinds.index("ResponseDone")
+    assert kinds[: first_done + 1] == ["ResponseStarted", "ToolCall", "ResponseDone"]
+    assert kinds[first_done + 1] == "ResponseStarted"
+    assert "AudioOut" in kinds[first_done + 1 :]
+
+
+async def test_non_blocking_tool_silent_result_only_joins_the_context() -> None:
+    @rt.tool(non_blocking=True, scheduling="silent")
+    async def log_mood(mood: str) -> str:
+        """Note the user's mood."""
+        return "noted"
+
+    fake = FakeGemini()
+    scenario = Scenario(
+        turns=[
+            Turn(tool_calls=[PlannedToolCall("log_mood", {"mood": "happy"})], reply="Noted!"),
+            Turn(reply="Second answer."),
+        ]
+    )
+    with trio.fail_after(20):
+        async with open_fake_server(
+            speed=math.inf, scenario=scenario, handlers={"gemini": fake}
+        ) as server:
+            async with session_on(server, tools=[log_mood]) as session:
+                await session.send_text("I am happy")
+                await events_until(session, lambda e: isinstance(e, rt.ResponseDone))
+                while not fake.connections[0].tool_responses:  # noqa: ASYNC110 - fake's record
+                    await trio.sleep(0.01)
+                await session.send_text("and now?")
+                seen = await events_until(session, lambda e: isinstance(e, rt.ResponseDone))
+    [response] = fake.connections[0].tool_responses
+    assert response.scheduling == "SILENT"
+    finals = [e.text for e in seen if isinstance(e, rt.Transcript) and final_assistant(e)]
+    assert finals == ["Second answer."]  # "Noted!" was never said
+    assert ("assistant", "Noted!") not in scenario.runs[0].history
+
+
+async def test_non_blocking_tool_interrupt_result_cuts_the_current_reply() -> None:
+    release = trio.Event()
+
+    @rt.tool(non_blocking=True, scheduling="interrupt")
+    async def check_alarm() -> str:
+        """Check the alarm."""
+        await release.wait()
+        return "the alarm is ringing"
+
+    fake = FakeGemini()
+    scenario = Scenario(
+        turns=[
+            # The result continues the turn that made the call, with its reply.
+            Turn(tool_calls=[PlannedToolCall("check_alarm", {})], reply="The alarm is ringing!"),
+            Turn(reply=" ".join(["once upon a time"] * 40)),
+        ]
+    )
+    with trio.fail_after(20):
+        async with open_fake_server(
+            speed=4.0, scenario=scenario, handlers={"gemini": fake}
+        ) as server:
+            async with session_on(server, tools=[check_alarm]) as session:
+                await session.send_text("check the alarm")
+                await events_until(session, lambda e: isinstance(e, rt.ResponseDone))
+                await session.send_text("tell me a story")
+                await events_until(session, lambda e: isinstance(e, rt.AudioOut))
+                release.set()
+                seen = await events_until(
+                    session, lambda e: final_assistant(e, "The alarm is ringing!")
+                )
+    kinds = [type(e).__name__ for e in seen]
+    assert "Interrupted" in kinds
+    assert kinds.index("Interrupted") < kinds.index("ResponseStarted")
+    [response] = fake.connections[0].tool_responses
+    assert response.scheduling == "INTERRUPT"
+
+
+# --------------------------------------------------------------------------- typed options
+
+
+async def test_typed_options_reach_the_service_and_thoughts_are_marked() -> None:
+    fake = FakeGemini()
+    scenario = Scenario(turns=[Turn(reply="Bonjour.")])
+    with trio.fail_after(20):
+        async with open_fake_server(
+            speed=math.inf, scenario=scenario, handlers={"gemini": fake}
+        ) as server:
+            async with session_on(
+                server,
+                top_p=0.8,
+                top_k=20,
+                presence_penalty=0.1,
+                frequency_penalty=0.2,
+                media_resolution="medium",
+                include_thoughts=True,
+                thinking_budget=64,
+                input_transcription_languages=["fr-FR"],
+                extra_headers=[("X-Proxy-Route", "eu")],
+            ) as session:
+                assert session.session_id is None  # the Gemini API sends no session id
+                await session.send_text("Salut")
+                seen = await collect_turn(session)
+    record = fake.connections[0]
+    assert record.close_code is None or record.close_code == 1000
+    assert record.headers["x-proxy-route"] == "eu"
+    assert record.setup is not None
+    gen = record.setup.generation_config
+    assert (gen.top_p, gen.top_k, gen.media_resolution) == (0.8, 20, "MEDIA_RESOLUTION_MEDIUM")  # type: ignore[union-attr]
+    assert record.setup.input_audio_transcription.language_codes == ["fr-FR"]  # type: ignore[union-attr]
+    texts = [e for e in seen if isinstance(e, rt.TextOut)]
+    assert [(e.text, e.thought) for e in texts] == [("**Answering** Salut", True)]
+    finals = [e.text for e in seen if isinstance(e, rt.Transcript) and e.final]
+    assert finals[-1] == "Bonjour."
+
+
+async def test_respond_with_instructions_is_answered() -> None:
+    fake = FakeGemini()
+    scenario = Scenario(turns=[Turn(reply="Hello in French: bonjour.")])
+    with trio.fail_after(20):
+        async with open_fake_server(
+            speed=math.inf, scenario=scenario, handlers={"gemini": fake}
+        ) as server:
+            async with session_on(server) as session:
+                await session.respond(instructions="Greet the user in French.")
+                seen = await collect_turn(session)
+                with pytest.raises(rt.ProtocolError, match="out-of-band"):
+                    await session.respond("x", out_of_band=True)
+    assert seen[-1].status == "completed"  # type: ignore[attr-defined]
+    finals = [e.text for e in seen if isinstance(e, rt.Transcript) and e.final]
+    assert finals == ["Hello in French: bonjour."]
+    # The instructions went as an ordered, completed user turn.
+    assert scenario.runs[0].history[0] == ("user", "Greet the user in French.")
+    [content] = [
+        msg.client_content
+        for msg in fake.connections[0].received
+        if isinstance(msg, m.ClientMessage) and isinstance(msg.client_content, m.ClientContent)
+    ]
+    assert content.turn_complete is True
+    assert content.turns == [
+        m.Content(role="user", parts=[m.Part(text="Greet the user in French.")])
+    ]

@@ -300,3 +300,89 @@ async def test_wss_with_a_private_ca() -> None:
             with pytest.raises(rt.HandshakeError):
                 async with rt.connect(config_for(server)):
                     pass  # pragma: no cover
+
+
+# --------------------------------------------------------------------------- tool options
+
+
+def function_outputs(fake: FakeOpenAI) -> list[str]:
+    return [
+        e["item"]["output"]
+        for e in client_events(fake, "conversation.item.create")
+        if e["item"]["type"] == "function_call_output"
+    ]
+
+
+async def test_tool_timeout_answers_with_an_error_and_the_model_continues() -> None:
+    @rt.tool(timeout=0.2)
+    async def slow_lookup(query: str) -> str:
+        """Look something up slowly."""
+        await trio.sleep_forever()
+
+    scenario = Scenario(
+        turns=[Turn(tool_calls=[PlannedToolCall("slow_lookup", {"query": "x"})], reply="Sorry.")]
+    )
+    fake = FakeOpenAI()
+    with trio.fail_after(20):
+        async with open_fake_server(
+            speed=math.inf, scenario=scenario, handlers={"openai": fake}
+        ) as server:
+            async with session_on(server, tools=[slow_lookup]) as session:
+                await session.send_text("look it up")
+                seen: list[rt.Event] = []
+                async for event in session.events():
+                    seen.append(event)
+                    if isinstance(event, rt.Transcript) and event.final and event.text == "Sorry.":
+                        break
+                assert session.statistics().tool_calls_running == 0
+    assert [json.loads(o) for o in function_outputs(fake)] == [
+        {"error": "TimeoutError: tool 'slow_lookup' did not finish within 0.2 s"}
+    ]
+    assert len(client_events(fake, "response.create")) == 2
+
+
+async def test_on_interrupt_finish_records_the_result_without_asking_for_a_reply() -> None:
+    release = trio.Event()
+
+    @rt.tool(on_interrupt="finish")
+    async def book_room(room: str) -> str:
+        """Book a room."""
+        await release.wait()
+        return f"booked {room}"
+
+    scenario = Scenario(
+        turns=[Turn(tool_calls=[PlannedToolCall("book_room", {"room": "12"})], reply="Booked.")]
+    )
+    fake = FakeOpenAI()
+    with trio.fail_after(20):
+        async with open_fake_server(
+            speed=math.inf, scenario=scenario, handlers={"openai": fake}
+        ) as server:
+            async with session_on(server, tools=[book_room]) as session:
+                await session.send_text("book room twelve")
+                await until(session, rt.ToolCall)
+                await session.interrupt()
+                assert session.statistics().tool_calls_running == 1  # not cancelled
+                release.set()
+                while session.statistics().tool_calls_running:  # noqa: ASYNC110
+                    await trio.sleep(0.01)
+                await session.aclose()
+    assert function_outputs(fake) == ["booked 12"]
+    # The text turn's response.create only: the interrupted call asks for no reply.
+    assert len(client_events(fake, "response.create")) == 1
+
+
+async def test_non_blocking_tools_are_refused_for_openai() -> None:
+    @rt.tool(non_blocking=True)
+    def search(query: str) -> str:
+        """Search."""
+        return query
+
+    with pytest.raises(rt.ConfigurationError, match="'search' is non_blocking=True, which only"):
+        rt.OpenAIRealtime(api_key="x", tools=[search])
+    with trio.fail_after(20):
+        async with open_fake_server(speed=math.inf) as server:
+            async with session_on(server) as session:
+                with pytest.raises(rt.ProtocolError, match="only Gemini Live offers") as info:
+                    await session.update(tools=[search])
+                assert info.value.side == "local"

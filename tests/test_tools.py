@@ -31,6 +31,7 @@ from trio_realtime.tools import (
     FunctionTool,
     ToolArgumentError,
     ToolContext,
+    ToolOptions,
     ToolRegistry,
     UnknownToolError,
     gemini_function_declaration,
@@ -1188,3 +1189,74 @@ async def test_registry_run_is_cancellable(autojump_clock: trio.testing.MockCloc
 def test_unknown_tool_error_is_a_realtime_error() -> None:
     assert issubclass(UnknownToolError, RealtimeError)
     assert issubclass(ToolArgumentError, RealtimeError)
+
+
+# --------------------------------------------------------------------------- options
+
+
+def test_tool_options_are_kept_on_the_tool_and_the_spec() -> None:
+    @tool(timeout=2.5, on_interrupt="finish", non_blocking=True, scheduling="when_idle")
+    async def book(room: str) -> str:
+        return room
+
+    assert book.options == ToolOptions(
+        timeout=2.5, on_interrupt="finish", non_blocking=True, scheduling="when_idle"
+    )
+    assert book.spec.non_blocking is True
+    # Re-declaring under another name keeps the options; plain @tool keeps them too.
+    assert tool(book).options is book.options
+    renamed = tool(book, name="reserve")
+    assert renamed.options == book.options
+    assert renamed.spec.non_blocking is True
+    # New options on an existing tool replace the old ones.
+    blocking = tool(book, non_blocking=False)
+    assert blocking.options == ToolOptions(non_blocking=False)
+    assert blocking.spec.non_blocking is False
+    assert tool(lambda: None, name="plain").options == ToolOptions()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"timeout": 0}, "tool timeout must be a positive number of seconds or None, got 0."),
+        ({"timeout": -1.0}, "got -1.0."),
+        ({"timeout": math.inf}, "got inf."),
+        ({"timeout": True}, "got True."),
+        ({"timeout": "5"}, "got '5'."),
+        (
+            {"on_interrupt": "shield"},
+            "tool on_interrupt must be 'cancel' or 'finish', got 'shield'.",
+        ),
+        ({"non_blocking": "yes"}, "tool non_blocking must be True, False or None, got 'yes'."),
+        (
+            {"non_blocking": True, "scheduling": "later"},
+            "tool scheduling must be 'interrupt', 'when_idle' or 'silent', got 'later'.",
+        ),
+        ({"scheduling": "silent"}, "tool scheduling='silent' needs non_blocking=True"),
+        ({"non_blocking": False, "scheduling": "silent"}, "needs non_blocking=True"),
+    ],
+)
+def test_bad_tool_options_are_configuration_errors(options: dict[str, Any], message: str) -> None:
+    def f() -> None:
+        pass
+
+    with pytest.raises(ConfigurationError) as info:
+        tool(f, **options)
+    assert message in str(info.value)
+
+
+def test_non_blocking_declarations() -> None:
+    @tool(non_blocking=True)
+    def slow() -> None:
+        """Slow."""
+
+    @tool(non_blocking=False)
+    def quick() -> None:
+        """Quick."""
+
+    assert gemini_function_declaration(slow)["behavior"] == "NON_BLOCKING"
+    assert gemini_function_declaration(quick)["behavior"] == "BLOCKING"
+    assert "behavior" not in gemini_function_declaration(tool(lambda: None, name="plain"))
+    assert openai_tool(quick)["name"] == "quick"  # blocking is what OpenAI does anyway
+    with pytest.raises(ConfigurationError, match="'slow' is non_blocking=True, which only Gemini"):
+        openai_tool(slow)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import abc
+import math
 import ssl
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import attrs
@@ -17,6 +18,8 @@ from .history import HistoryItem
 __all__ = [
     "ConnectionOptions",
     "check_common",
+    "check_headers",
+    "check_number",
     "HasToolSpec",
     "ProviderConfig",
     "RetryPolicy",
@@ -143,6 +146,70 @@ class RetryPolicy:
             return 0.0
         base = min(self.max_backoff, self.initial_backoff * self.multiplier ** (failures - 1))
         return base * (1.0 - self.jitter * random)
+
+
+def check_number(
+    name: str, low: float | None, high: float | None, *, integer: bool = False
+) -> Callable[[Any, Any, Any], None]:
+    """An attrs validator: `None`, or a number within ``[low, high]`` (an int if `integer`).
+
+    The `ConfigurationError` it raises names the keyword and the bad value.
+    """
+    kind = "an integer" if integer else "a number"
+    if low is not None and high is not None:
+        bounds = f" between {low:g} and {high:g}"
+    elif low is not None:
+        bounds = f" of at least {low:g}"
+    else:
+        bounds = ""
+
+    def check(_inst: Any, _attr: Any, value: Any) -> None:
+        if value is None:
+            return
+        ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+        if (
+            not ok
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+            or (low is not None and value < low)
+            or (high is not None and value > high)
+        ):
+            raise ConfigurationError(f"{name} must be {kind}{bounds} or None, got {value!r}.")
+
+    return check
+
+
+def check_headers(value: Any) -> tuple[tuple[str, str], ...]:
+    """An attrs converter for ``extra_headers``: a sequence of ``(name, value)`` strings.
+
+    Raises:
+        ConfigurationError: an entry is not a pair of strings, or a name is empty.
+    """
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise ConfigurationError(
+            f"extra_headers must be a list of (name, value) pairs, got {type(value).__name__}."
+        )
+    out: list[tuple[str, str]] = []
+    for pair in value:
+        if (
+            not isinstance(pair, (tuple, list))
+            or len(pair) != 2
+            or not all(isinstance(p, str) for p in pair)
+            or not pair[0].strip()
+        ):
+            # Never the value: it may be a credential.
+            what = (
+                f"one named {pair[0]!r}"
+                if isinstance(pair, (tuple, list)) and pair and isinstance(pair[0], str)
+                else f"a {type(pair).__name__}"
+            )
+            raise ConfigurationError(
+                f"extra_headers entries must be (name, value) string pairs, got {what}."
+            )
+        out.append((pair[0], pair[1]))
+    return tuple(out)
 
 
 @attrs.define(kw_only=True)

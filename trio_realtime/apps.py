@@ -82,7 +82,7 @@ async def _reply(session: RealtimeSession) -> tuple[str, list[AudioFrame]]:
         match event:
             case AudioOut(frame=frame):
                 audio.append(frame)
-            case TextOut(text=text):
+            case TextOut(text=text, thought=False):
                 text_parts.append(text)
             case Transcript(role="user", text=text, final=True) if text.strip():
                 print(f"you said: {text}", flush=True)

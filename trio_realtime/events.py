@@ -73,6 +73,8 @@ class ToolSpec:
     """A function tool as both providers declare it.
 
     `parameters` is a JSON Schema object (``{"type": "object", "properties": …}``).
+    `non_blocking` is Gemini's function ``behavior``: `True` ``NON_BLOCKING``,
+    `False` ``BLOCKING``, `None` the model's default (OpenAI takes only `None`).
     """
 
     name: str
@@ -80,6 +82,7 @@ class ToolSpec:
     parameters: Mapping[str, Any] = attrs.field(
         factory=lambda: {"type": "object", "properties": {}}
     )
+    non_blocking: bool | None = None
 
 
 @attrs.frozen
@@ -200,12 +203,17 @@ class AudioOut(Event):
 
 @attrs.frozen
 class TextOut(Event):
-    """A fragment of the assistant's text output (text modality)."""
+    """A fragment of the assistant's text output (text modality).
+
+    `thought` marks a thought summary (Gemini with ``include_thoughts=True``),
+    not part of the answer.
+    """
 
     text: str
     response_id: str | None = None
     item_id: str | None = None
     raw: Any = attrs.field(default=None, eq=False, repr=False)
+    thought: bool = False
 
 
 @attrs.frozen
@@ -466,12 +474,19 @@ class EndAudioStream(Command):
 
 @attrs.frozen
 class SendToolResult(Command):
-    """Answer a tool call. `output` is JSON-serialisable; `is_error` marks a failure."""
+    """Answer a tool call. `output` is JSON-serialisable; `is_error` marks a failure.
+
+    `scheduling` (``"interrupt"``, ``"when_idle"``, ``"silent"``) and
+    `will_continue` (more results for the same call follow) are Gemini's, for
+    non-blocking calls only; OpenAI refuses them.
+    """
 
     call_id: str
     output: Any
     is_error: bool = False
     respond: bool = True
+    scheduling: str | None = None
+    will_continue: bool = False
 
 
 @attrs.frozen
@@ -523,6 +538,11 @@ class RealtimeProtocol(abc.ABC):
         `None` when the provider has no resumption (OpenAI) or has not sent a
         resumable handle yet.
         """
+        return None
+
+    @property
+    def session_id(self) -> str | None:
+        """The provider's id of the session, once known; `None` where the wire has none."""
         return None
 
     @property

@@ -11,6 +11,7 @@ task switch per audio chunk.
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -173,6 +174,9 @@ class RealtimeSession:
         }
         self._tool_scopes: dict[str, tuple[trio.CancelScope, str | None]] = {}
         self._tool_pending: dict[str | None, set[str]] = {}
+        self._tool_names: dict[str, str] = {}  # call id -> tool name, while running
+        # Calls left running by an interruption (on_interrupt="finish").
+        self._tool_interrupted: set[str] = set()
         self.stats = SessionStatistics()
 
     # ------------------------------------------------------------------ events
@@ -800,6 +804,17 @@ class RealtimeSession:
         return self._protocol
 
     @property
+    def session_id(self) -> str | None:
+        """The provider's id of this session, where its wire has one.
+
+        OpenAI: the ``sess_…`` id of ``session.created`` (a reconnection opens
+        a new session, with a new id). Gemini: the ``sessionId`` of
+        ``setupComplete``, which the Gemini API leaves out (`None`) and Vertex
+        AI may send. `None` until `SessionReady`.
+        """
+        return self._protocol.session_id
+
+    @property
     def closed(self) -> bool:
         """Whether the session was closed or its connection ended."""
         return self._closed or self._closing or self._ended
@@ -812,26 +827,46 @@ class RealtimeSession:
             return
         scope = trio.CancelScope()
         self._tool_scopes[call.call_id] = (scope, call.response_id)
+        self._tool_names[call.call_id] = call.name
         self._tool_pending.setdefault(call.response_id, set()).add(call.call_id)
         self._nursery.start_soon(self._run_tool, fn, call, scope, name=f"tool:{call.name}")
 
     async def _run_tool(self, fn: FunctionTool, call: ToolCall, scope: trio.CancelScope) -> None:
         payload: Any
         is_error = False
+        options = fn.options
         with scope:
             try:
-                payload = tool_result_payload(
-                    await fn.invoke(
+                with trio.move_on_after(
+                    options.timeout if options.timeout is not None else math.inf
+                ) as limit:
+                    result = await fn.invoke(
                         call.arguments,
                         context=ToolContext(name=call.name, call_id=call.call_id, session=self),
                     )
-                )
+                if limit.cancelled_caught:
+                    log.info(
+                        "tool %s (call %s) timed out after %g s",
+                        call.name,
+                        call.call_id,
+                        options.timeout,
+                    )
+                    payload = (
+                        f"TimeoutError: tool {call.name!r} did not finish "
+                        f"within {options.timeout:g} s"
+                    )
+                    is_error = True
+                else:
+                    payload = tool_result_payload(result)
             except Exception as exc:
                 log.debug("tool %s failed", call.name, exc_info=True)
                 # The protocol wraps error results as {"error": text}.
                 payload = tool_error_payload(exc)["error"]
                 is_error = True
         self._tool_scopes.pop(call.call_id, None)
+        self._tool_names.pop(call.call_id, None)
+        interrupted = call.call_id in self._tool_interrupted
+        self._tool_interrupted.discard(call.call_id)
         pending = self._tool_pending.get(call.response_id)
         if pending is not None:
             pending.discard(call.call_id)
@@ -839,20 +874,33 @@ class RealtimeSession:
                 del self._tool_pending[call.response_id]
         if scope.cancelled_caught or self._ended or self._closing:
             return
-        # Ask the model to continue once the last call of its response is answered.
-        respond = not pending
+        # Ask the model to continue once the last call of its response is
+        # answered, unless the user interrupted that response (a call that ran
+        # on with on_interrupt="finish" only records its result).
+        respond = not pending and not interrupted
         try:
-            self._send_command(SendToolResult(call.call_id, payload, is_error, respond=respond))
+            self._send_command(
+                SendToolResult(
+                    call.call_id, payload, is_error, respond=respond, scheduling=options.scheduling
+                )
+            )
         except RealtimeError as exc:
             log.debug("could not send the result of tool %s: %s", call.name, exc)
 
     def _cancel_tool(self, call_id: str) -> None:
-        entry = self._tool_scopes.pop(call_id, None)
-        if entry is not None:
-            entry[0].cancel()
-            pending = self._tool_pending.get(entry[1])
-            if pending is not None:
-                pending.discard(call_id)
+        entry = self._tool_scopes.get(call_id)
+        if entry is None:
+            return
+        fn = self._tools.get(self._tool_names.get(call_id, ""))
+        if fn is not None and fn.options.on_interrupt == "finish":
+            # Runs to completion; its result no longer asks for a reply.
+            self._tool_interrupted.add(call_id)
+            return
+        del self._tool_scopes[call_id]
+        entry[0].cancel()
+        pending = self._tool_pending.get(entry[1])
+        if pending is not None:
+            pending.discard(call_id)
 
     def _cancel_tools_of(self, response_id: str | None) -> None:
         for call_id, (_scope, rid) in list(self._tool_scopes.items()):

@@ -49,6 +49,7 @@ import attrs
 from ._config import HasToolSpec, tool_spec
 from ._tools.arguments import argument_problems, check_supported, got, structure_argument
 from ._tools.docstrings import parse_docstring
+from ._tools.options import OnInterrupt, Scheduling, ToolOptions
 from ._tools.payloads import tool_error_payload, tool_result_payload
 from ._tools.providers import gemini_function_declaration, openai_tool
 from ._tools.schema import (
@@ -66,7 +67,10 @@ from .events import SendToolResult, ToolCall, ToolSpec
 __all__ = [
     "FunctionTool",
     "ToolArgumentError",
+    "OnInterrupt",
+    "Scheduling",
     "ToolContext",
+    "ToolOptions",
     "ToolRegistry",
     "UnknownToolError",
     "gemini_function_declaration",
@@ -175,12 +179,15 @@ class FunctionTool(Generic[P, R]):
         func: the wrapped function.
         spec: the declaration (name, description, JSON Schema parameters).
         is_async: whether the function is a coroutine function.
+        options: how a session runs its calls (time limit, interruption,
+            Gemini non-blocking scheduling).
     """
 
     func: Callable[P, R]
     spec: ToolSpec
     is_async: bool
     params: tuple[_Param, ...] = attrs.field(repr=False)
+    options: ToolOptions = attrs.field(factory=ToolOptions)
 
     @property
     def name(self) -> str:
@@ -206,8 +213,12 @@ class FunctionTool(Generic[P, R]):
         *,
         name: str | None = None,
         description: str | None = None,
+        options: ToolOptions | None = None,
     ) -> FunctionTool[P, R]:
         """Build a tool from `func`'s signature, type hints and docstring.
+
+        `options` (default: `ToolOptions()`, or those of `func` when it is
+        already a tool) say how a session runs the calls.
 
         Raises:
             TypeError: a parameter has no annotation or an unsupported one, or
@@ -218,8 +229,17 @@ class FunctionTool(Generic[P, R]):
         """
         if isinstance(func, FunctionTool):
             if name is None and description is None:
-                return func
+                if options is None or options == func.options:
+                    return func
+                return attrs.evolve(
+                    func,
+                    spec=attrs.evolve(func.spec, non_blocking=options.non_blocking),
+                    options=options,
+                )
+            options = func.options if options is None else options
             func = func.func
+        if options is None:
+            options = ToolOptions()
         if not callable(func):
             raise TypeError(f"@tool needs a function, got {func!r}")
         base = func
@@ -288,8 +308,15 @@ class FunctionTool(Generic[P, R]):
             name=tool_name,
             description=summary if description is None else description,
             parameters=parameters,
+            non_blocking=options.non_blocking,
         )
-        return cls(func=func, spec=spec, is_async=_is_async_callable(func), params=tuple(params))
+        return cls(
+            func=func,
+            spec=spec,
+            is_async=_is_async_callable(func),
+            params=tuple(params),
+            options=options,
+        )
 
     def bind(
         self, arguments: Mapping[str, Any], *, context: ToolContext | None = None
@@ -368,13 +395,27 @@ class FunctionTool(Generic[P, R]):
 
 @overload
 def tool(
-    func: Callable[P, R], /, *, name: str | None = None, description: str | None = None
+    func: Callable[P, R],
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+    on_interrupt: OnInterrupt = "cancel",
+    non_blocking: bool | None = None,
+    scheduling: Scheduling | None = None,
 ) -> FunctionTool[P, R]: ...
 
 
 @overload
 def tool(
-    *, name: str | None = None, description: str | None = None
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+    on_interrupt: OnInterrupt = "cancel",
+    non_blocking: bool | None = None,
+    scheduling: Scheduling | None = None,
 ) -> Callable[[Callable[P, R]], FunctionTool[P, R]]: ...
 
 
@@ -384,22 +425,39 @@ def tool(
     *,
     name: str | None = None,
     description: str | None = None,
+    timeout: float | None = None,
+    on_interrupt: OnInterrupt = "cancel",
+    non_blocking: bool | None = None,
+    scheduling: Scheduling | None = None,
 ) -> Any:
-    """Declare a function as a tool: ``@tool`` or ``@tool(name=..., description=...)``.
+    """Declare a function as a tool: ``@tool`` or ``@tool(name=..., timeout=...)``.
 
     The description defaults to the docstring's first paragraph; each
     parameter's description comes from the docstring's ``Args:`` section (or
     ``Annotated[T, "text"]``). Parameters with defaults are optional.
 
+    `timeout`, `on_interrupt`, `non_blocking` and `scheduling` say how a
+    session runs the calls; see `ToolOptions` for each one's meaning, cost
+    and which provider honours it.
+
     Raises:
         TypeError: a parameter's annotation is missing or unsupported.
-        trio_realtime.errors.ConfigurationError: the tool name is invalid.
+        trio_realtime.errors.ConfigurationError: the tool name is invalid, or
+            an option has a bad value (the message names it).
     """
+    options: ToolOptions | None = None
+    if (timeout, on_interrupt, non_blocking, scheduling) != (None, "cancel", None, None):
+        options = ToolOptions(
+            timeout=timeout,
+            on_interrupt=on_interrupt,
+            non_blocking=non_blocking,
+            scheduling=scheduling,
+        )
     if func is not None:
-        return FunctionTool.from_function(func, name=name, description=description)
+        return FunctionTool.from_function(func, name=name, description=description, options=options)
 
     def decorate(f: Callable[..., Any]) -> FunctionTool[..., Any]:
-        return FunctionTool.from_function(f, name=name, description=description)
+        return FunctionTool.from_function(f, name=name, description=description, options=options)
 
     return decorate
 

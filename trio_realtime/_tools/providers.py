@@ -7,17 +7,37 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._config import HasToolSpec, tool_spec
+from ..errors import ConfigurationError
 from ..events import ToolSpec
 
-__all__ = ["gemini_function_declaration", "openai_tool"]
+__all__ = ["check_openai_tool", "gemini_function_declaration", "openai_tool"]
+
+
+def check_openai_tool(spec: ToolSpec) -> None:
+    """Refuse what OpenAI Realtime cannot declare.
+
+    Raises:
+        ConfigurationError: `spec` is non-blocking (a Gemini feature: an
+            OpenAI response ends at its function call and waits for the output).
+    """
+    if spec.non_blocking:
+        raise ConfigurationError(
+            f"Tool {spec.name!r} is non_blocking=True, which only Gemini Live offers: an "
+            "OpenAI Realtime response ends at its function call and the model continues once "
+            "the output is sent. Declare it without non_blocking (and scheduling) for OpenAI."
+        )
 
 
 def openai_tool(spec: ToolSpec | HasToolSpec) -> dict[str, Any]:
     """An OpenAI Realtime ``session.tools`` entry for `spec`.
 
     ``{"type": "function", "name", "description", "parameters"}``.
+
+    Raises:
+        ConfigurationError: the tool is non-blocking (see `check_openai_tool`).
     """
     s = tool_spec(spec)
+    check_openai_tool(s)
     return {
         "type": "function",
         "name": s.name,
@@ -32,7 +52,9 @@ def gemini_function_declaration(
     """A Gemini Live ``functionDeclarations`` entry for `spec` (wire, camelCase).
 
     By default the JSON Schema travels unchanged in ``parametersJsonSchema``.
-    With `openapi`, it is converted to the OpenAPI-subset ``parameters``
+    A tool declared with ``non_blocking`` carries ``behavior``
+    (``NON_BLOCKING``/``BLOCKING``). With `openapi`, the schema is converted
+    to the OpenAPI-subset ``parameters``
     (upper-case types, ``nullable``; string enums only — other enums are
     listed in the description instead; fixed-length tuples lose their
     per-position types).
@@ -46,6 +68,8 @@ def gemini_function_declaration(
         out["parameters"] = _to_openapi(dict(s.parameters))
     else:
         out["parametersJsonSchema"] = copy.deepcopy(dict(s.parameters))
+    if s.non_blocking is not None:
+        out["behavior"] = "NON_BLOCKING" if s.non_blocking else "BLOCKING"
     return out
 
 

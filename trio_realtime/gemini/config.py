@@ -20,6 +20,7 @@ then sent when there are some and not required otherwise.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -27,7 +28,19 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import attrs
 
-from .._config import ConnectionOptions, HasToolSpec, ProviderConfig, check_common, tool_specs
+from .._config import (
+    ConnectionOptions,
+    HasToolSpec,
+    ProviderConfig,
+    check_common,
+    tool_specs,
+)
+from .._config import (
+    check_headers as _headers,
+)
+from .._config import (
+    check_number as _number,
+)
 from .._wire import NOT_GIVEN
 from ..errors import ConfigurationError, ProtocolError
 from ..events import ToolSpec
@@ -39,6 +52,8 @@ if TYPE_CHECKING:
     from .protocol import GeminiProtocol
 
 __all__ = ["DEFAULT_MODEL", "GeminiLive"]
+
+logger = logging.getLogger("trio_realtime.gemini")
 
 #: The recommended Live model on the Gemini API (late 2026).
 DEFAULT_MODEL: Final = "gemini-3.8-live"
@@ -60,6 +75,39 @@ def _modalities(value: Sequence[str]) -> tuple[str, ...]:
             f"response_modalities must be a non-empty list of strings such as ['AUDIO'], got {value!r}."
         )
     return tuple(value)
+
+
+_MEDIA_RESOLUTIONS: Final = {"low": "LOW", "medium": "MEDIUM", "high": "HIGH"}
+
+
+def _check_media_resolution(_inst: Any, _attr: Any, value: str | None) -> None:
+    if value is not None and value not in _MEDIA_RESOLUTIONS:
+        raise ConfigurationError(
+            f"media_resolution must be 'low', 'medium', 'high' or None, got {value!r}."
+        )
+
+
+def _languages(name: str, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise ConfigurationError(
+            f"{name} must be a list of BCP-47 language codes such as ['en-US'], got {value!r}."
+        )
+    for code in value:
+        if not isinstance(code, str) or not code.strip():
+            raise ConfigurationError(
+                f"{name} must hold BCP-47 language codes such as 'en-US', got {code!r}."
+            )
+    return tuple(value)
+
+
+def _input_languages(value: Any) -> tuple[str, ...]:
+    return _languages("input_transcription_languages", value)
+
+
+def _output_languages(value: Any) -> tuple[str, ...]:
+    return _languages("output_transcription_languages", value)
 
 
 def _tools(value: Any) -> tuple[ToolSpec | HasToolSpec, ...]:
@@ -112,11 +160,44 @@ class GeminiLive(ProviderConfig):
         proactive_audio: let the model ignore irrelevant input (2.5 models; always on in 3.8).
         affective_dialog: emotion-aware replies (2.5 native-audio models only).
         google_search: add the built-in Google Search tool.
+        top_p: nucleus sampling, 0-1: only the most likely tokens whose
+            probabilities add up to `top_p` are considered. Lower is more
+            predictable, less varied. Service default if `None`.
+        top_k: sample among the `top_k` most likely tokens (at least 1; 1 is
+            greedy). Service default if `None`.
+        candidate_count: replies generated per turn (at least 1). A Live
+            session plays one; more only cost tokens. Service default if `None`.
+        presence_penalty: -2 to 2: positive values discourage tokens already
+            used at all (more new topics). Service default (0) if `None`.
+        frequency_penalty: -2 to 2: positive values discourage tokens in
+            proportion to how often they were used (less repetition).
+        seed: a fixed sampling seed, for more repeatable replies.
+        media_resolution: ``"low"``, ``"medium"`` or ``"high"``: tokens spent
+            per image or video frame (about 64 for low, 256 for medium); lower
+            is cheaper and leaves more context, higher reads finer detail.
+        include_thoughts: ask thinking models to send their thought summaries;
+            they arrive as ``TextOut(thought=True)`` and count as output tokens.
+        input_transcription_languages: BCP-47 codes (``["en-US", "fr-FR"]``)
+            hinting which languages the user speaks; automatic detection if
+            empty. Needs `input_transcription`. Model support varies.
+        output_transcription_languages: the same hint for the model's speech.
+        tool_choice: which function tools the model may call: ``"auto"`` (all
+            of them, the default), ``"none"`` (none: no function is declared,
+            so the model cannot call one), or a list of tool names (only those
+            are declared). The Live setup has no function-calling mode of its
+            own, so the choice is made by what is declared; changing it takes
+            ``session.update`` (a reconnect).
+        extra_headers: more request headers for the WebSocket upgrade (a proxy's
+            own headers, say). They are sent as given, after the credentials,
+            and never shown in reprs.
         text_input: how `SendText` travels: ``"client_content"`` (an ordered user
             turn, works on every model) or ``"realtime"`` (``realtimeInput.text``,
             the recommended path on 3.x; used only when a reply is wanted).
         api_version: API version in the path; default ``v1beta`` (API key),
-            ``v1alpha`` (ephemeral token), ``v1beta1`` (Vertex).
+            ``v1alpha`` (ephemeral token, or when `affective_dialog` or
+            `proactive_audio` is set: those need it on the Gemini API; the
+            choice is logged at DEBUG), ``v1beta1`` (Vertex). Set it to
+            override the automatic choice.
         key_in_url: send the key or token as a URL query parameter instead of a header.
         access_token: an ephemeral token (``auth_tokens/…``) for the Gemini API,
             or an OAuth access token for Vertex AI. Never shown in reprs.
@@ -125,8 +206,10 @@ class GeminiLive(ProviderConfig):
         vertex_project: Google Cloud project for Vertex AI.
         vertex_location: Vertex AI region (``"us-central1"``, ``"global"``, ``"us"``, ``"eu"``).
         setup_extra: wire fields (camelCase) merged into the ``setup`` message,
-            for options this class has no keyword for. The server closes the
-            session on names it does not know.
+            for options this class has no keyword for. They are merged last,
+            so a field set here wins over the keyword that sets the same field
+            (``{"generationConfig": {"topP": 0.5}}`` beats ``top_p=0.9``). The
+            server closes the session on names it does not know.
         history: a conversation to continue (a `ConversationHistory`, its
             items, or its `to_data` output), given to the new session before
             anything else; see the continuity docs.
@@ -165,6 +248,34 @@ class GeminiLive(ProviderConfig):
     proactive_audio: bool | None = None
     affective_dialog: bool | None = None
     google_search: bool = False
+    top_p: float | None = attrs.field(default=None, validator=_number("top_p", 0.0, 1.0))
+    top_k: int | None = attrs.field(default=None, validator=_number("top_k", 1, None, integer=True))
+    candidate_count: int | None = attrs.field(
+        default=None, validator=_number("candidate_count", 1, None, integer=True)
+    )
+    presence_penalty: float | None = attrs.field(
+        default=None, validator=_number("presence_penalty", -2.0, 2.0)
+    )
+    frequency_penalty: float | None = attrs.field(
+        default=None, validator=_number("frequency_penalty", -2.0, 2.0)
+    )
+    seed: int | None = attrs.field(
+        default=None, validator=_number("seed", None, None, integer=True)
+    )
+    media_resolution: Literal["low", "medium", "high"] | None = attrs.field(
+        default=None, validator=_check_media_resolution
+    )
+    include_thoughts: bool | None = None
+    input_transcription_languages: Sequence[str] = attrs.field(
+        default=(), converter=_input_languages
+    )
+    output_transcription_languages: Sequence[str] = attrs.field(
+        default=(), converter=_output_languages
+    )
+    tool_choice: str | Sequence[str] = "auto"
+    extra_headers: Sequence[tuple[str, str]] = attrs.field(
+        default=(), converter=_headers, repr=False
+    )
     text_input: Literal["client_content", "realtime"] = attrs.field(
         default="client_content", validator=_check_text_input
     )
@@ -180,6 +291,59 @@ class GeminiLive(ProviderConfig):
 
     def __attrs_post_init__(self) -> None:
         check_common(self.model, self.tools, self.url)
+        if self.input_transcription_languages and not self.input_transcription:
+            raise ConfigurationError(
+                "input_transcription_languages needs input_transcription=True, got "
+                f"{list(self.input_transcription_languages)!r} with transcription off."
+            )
+        if self.output_transcription_languages and not self.output_transcription:
+            raise ConfigurationError(
+                "output_transcription_languages needs output_transcription=True, got "
+                f"{list(self.output_transcription_languages)!r} with transcription off."
+            )
+        self._declared_specs()  # validates tool_choice
+
+    def _declared_specs(self) -> list[ToolSpec]:
+        """The function tools the setup declares, as `tool_choice` selects them.
+
+        Raises:
+            ConfigurationError: `tool_choice` is not ``"auto"``, ``"none"`` or a
+                list of declared tool names.
+        """
+        specs = tool_specs(self.tools)
+        choice = self.tool_choice
+        if choice == "auto":
+            return specs
+        if choice == "none":
+            return []
+        if isinstance(choice, str) or not isinstance(choice, Sequence):
+            raise ConfigurationError(
+                f"tool_choice must be 'auto', 'none' or a list of tool names, got {choice!r}."
+            )
+        names = {s.name for s in specs}
+        for name in choice:
+            if name not in names:
+                known = ", ".join(repr(n) for n in sorted(names)) or "none"
+                raise ConfigurationError(
+                    f"tool_choice names {name!r}, which is not a declared tool (tools: {known})."
+                )
+        return [s for s in specs if s.name in set(choice)]
+
+    def effective_api_version(self) -> str:
+        """The API version the URL uses (see `api_version`)."""
+        if self.api_version:
+            return self.api_version
+        if self.is_vertex:
+            return "v1beta1"
+        if self.access_token:
+            return "v1alpha"
+        if self.affective_dialog is not None or self.proactive_audio is not None:
+            logger.debug(
+                "Gemini API version v1alpha: affective_dialog/proactive_audio need it "
+                "(set api_version to choose another)"
+            )
+            return "v1alpha"
+        return "v1beta"
 
     # ------------------------------------------------------------------ endpoint
 
@@ -215,7 +379,7 @@ class GeminiLive(ProviderConfig):
 
     def _default_url(self, *, ephemeral: bool) -> str:
         if self.is_vertex:
-            version = self.api_version or "v1beta1"
+            version = self.effective_api_version()
             loc = self.vertex_location
             if loc == "global" or self.vertex_project is None:
                 host = "aiplatform.googleapis.com"
@@ -227,12 +391,8 @@ class GeminiLive(ProviderConfig):
                 f"wss://{host}/ws/google.cloud.aiplatform.{version}"
                 ".LlmBidiService/BidiGenerateContent"
             )
-        if ephemeral:
-            version = self.api_version or "v1alpha"
-            method = "BidiGenerateContentConstrained"
-        else:
-            version = self.api_version or "v1beta"
-            method = "BidiGenerateContent"
+        version = self.effective_api_version()
+        method = "BidiGenerateContentConstrained" if ephemeral else "BidiGenerateContent"
         return (
             f"wss://{_GEMINI_HOST}/ws/google.ai.generativelanguage.{version}"
             f".GenerativeService.{method}"
@@ -272,6 +432,7 @@ class GeminiLive(ProviderConfig):
                 "No Gemini API key: pass api_key= to GeminiLive or set the "
                 "GOOGLE_API_KEY or GEMINI_API_KEY environment variable."
             )
+        headers.extend(self.extra_headers)
         if query:
             parts = urlsplit(url)
             pairs = parse_qsl(parts.query, keep_blank_values=True) + query
@@ -318,7 +479,18 @@ class GeminiLive(ProviderConfig):
         gen = m.GenerationConfig(
             response_modalities=list(self.response_modalities),
             temperature=_given(self.temperature),
+            top_p=_given(self.top_p),
+            top_k=_given(self.top_k),
             max_output_tokens=_given(self.max_output_tokens),
+            candidate_count=_given(self.candidate_count),
+            presence_penalty=_given(self.presence_penalty),
+            frequency_penalty=_given(self.frequency_penalty),
+            seed=_given(self.seed),
+            media_resolution=(
+                f"MEDIA_RESOLUTION_{_MEDIA_RESOLUTIONS[self.media_resolution]}"
+                if self.media_resolution is not None
+                else NOT_GIVEN
+            ),
             speech_config=(
                 m.SpeechConfig(
                     voice_config=(
@@ -337,14 +509,17 @@ class GeminiLive(ProviderConfig):
                 m.ThinkingConfig(
                     thinking_budget=_given(self.thinking_budget),
                     thinking_level=_given(self.thinking_level),
+                    include_thoughts=_given(self.include_thoughts),
                 )
-                if self.thinking_budget is not None or self.thinking_level is not None
+                if self.thinking_budget is not None
+                or self.thinking_level is not None
+                or self.include_thoughts is not None
                 else NOT_GIVEN
             ),
             enable_affective_dialog=_given(self.affective_dialog),
         )
         tools: list[m.Tool] = []
-        specs = tool_specs(self.tools)
+        specs = self._declared_specs()
         if specs:
             tools.append(
                 m.Tool(
@@ -353,6 +528,13 @@ class GeminiLive(ProviderConfig):
                             name=s.name,
                             description=s.description or NOT_GIVEN,
                             parameters_json_schema=dict(s.parameters),
+                            behavior=(
+                                NOT_GIVEN
+                                if s.non_blocking is None
+                                else "NON_BLOCKING"
+                                if s.non_blocking
+                                else "BLOCKING"
+                            ),
                         )
                         for s in specs
                     ]
@@ -411,10 +593,18 @@ class GeminiLive(ProviderConfig):
             session_resumption=resumption,
             context_window_compression=compression,
             input_audio_transcription=(
-                m.AudioTranscriptionConfig() if self.input_transcription else NOT_GIVEN
+                m.AudioTranscriptionConfig(
+                    language_codes=list(self.input_transcription_languages) or NOT_GIVEN
+                )
+                if self.input_transcription
+                else NOT_GIVEN
             ),
             output_audio_transcription=(
-                m.AudioTranscriptionConfig() if self.output_transcription else NOT_GIVEN
+                m.AudioTranscriptionConfig(
+                    language_codes=list(self.output_transcription_languages) or NOT_GIVEN
+                )
+                if self.output_transcription
+                else NOT_GIVEN
             ),
             proactivity=(
                 m.ProactivityConfig(proactive_audio=self.proactive_audio)

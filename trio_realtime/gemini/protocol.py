@@ -42,9 +42,11 @@ Behaviour worth knowing:
   (server) or when the server closes it (local `Interrupt`); an `Interrupt`
   while the model waits for tool results ends the turn at once.
 - `SendToolResult` answers with ``toolResponse.functionResponses`` carrying the
-  call's ``id`` and ``name`` and ``{"output": …}`` or ``{"error": …}``. A
-  result for a call the server cancelled is dropped silently (answering it
-  risks the connection); one for an unknown id raises.
+  call's ``id`` and ``name`` and ``{"output": …}`` or ``{"error": …}``, plus
+  ``scheduling`` and ``willContinue`` when given (non-blocking calls; the
+  call stays pending while more results will follow). A result for a call
+  the server cancelled is dropped silently (answering it risks the
+  connection); one for an unknown id raises.
 - `UpdateSession` raises: a Gemini session's configuration is fixed at
   ``setup``, so changing it takes a reconnect (with the resumption handle),
   which the runtime does.
@@ -120,6 +122,8 @@ TurnState = Literal["idle", "active", "interrupted", "cancelled"]
 #: turnCompleteReason values that mean the turn did not end normally.
 _FAILED_REASONS = frozenset({"MALFORMED_FUNCTION_CALL"})
 _OK_REASONS = frozenset({"TURN_COMPLETE_REASON_UNSPECIFIED", "NEED_MORE_INPUT"})
+#: `SendToolResult.scheduling` to ``FunctionResponse.scheduling``.
+_SCHEDULING = {"interrupt": "INTERRUPT", "when_idle": "WHEN_IDLE", "silent": "SILENT"}
 
 
 def _local(message: str) -> ProtocolError:
@@ -518,8 +522,15 @@ class GeminiProtocol(RealtimeProtocol):
                     raw=msg,
                 )
             )
-        if not isinstance(part.text, NotGiven) and part.text and part.thought is not True:
-            events.append(TextOut(text=part.text, response_id=self._response_id, raw=msg))
+        if not isinstance(part.text, NotGiven) and part.text:
+            events.append(
+                TextOut(
+                    text=part.text,
+                    response_id=self._response_id,
+                    raw=msg,
+                    thought=part.thought is True,
+                )
+            )
 
     def _server_interrupted(self, msg: m.ServerMessage, events: list[Event]) -> None:
         if self._state == "interrupted":
@@ -628,12 +639,12 @@ class GeminiProtocol(RealtimeProtocol):
         elif isinstance(command, SendImage):
             self._send_image(command)
         elif isinstance(command, Respond):
-            if command.instructions is not None or command.out_of_band or command.metadata:
+            if command.out_of_band or command.metadata:
                 raise _local(
-                    "Gemini Live cannot take per-response instructions, out-of-band "
-                    "responses or metadata; send text or use the session instructions."
+                    "Gemini Live cannot make out-of-band responses or carry response "
+                    "metadata; every reply joins the conversation."
                 )
-            self._send(m.ClientMessage(client_content=m.ClientContent(turn_complete=True)))
+            self._respond(command.instructions)
         elif isinstance(command, StartActivity):
             self._start_activity()
         elif isinstance(command, EndActivity):
@@ -657,6 +668,25 @@ class GeminiProtocol(RealtimeProtocol):
         else:
             raise _local(f"Gemini Live does not support the command {type(command).__name__}.")
         return []
+
+    def _respond(self, instructions: str | None) -> None:
+        # Gemini has no per-response instructions: they travel as a user turn
+        # of their own, ordered and completed (``clientContent`` with
+        # ``turnComplete``), which every Live model accepts and answers. They
+        # stay in the conversation as that user turn.
+        if instructions is None:
+            self._send(m.ClientMessage(client_content=m.ClientContent(turn_complete=True)))
+            return
+        if not isinstance(instructions, str) or not instructions.strip():
+            raise _local(f"Respond instructions must be non-empty text, got {instructions!r}.")
+        self._send(
+            m.ClientMessage(
+                client_content=m.ClientContent(
+                    turns=[m.Content(role="user", parts=[m.Part(text=instructions)])],
+                    turn_complete=True,
+                )
+            )
+        )
 
     def _realtime(self, ri: m.RealtimeInput) -> None:
         self._send(m.ClientMessage(realtime_input=ri))
@@ -730,11 +760,22 @@ class GeminiProtocol(RealtimeProtocol):
             json.dumps(response)
         except (TypeError, ValueError) as exc:
             raise _local(f"The result of tool call {call_id!r} is not JSON: {exc}.") from None
-        del self._pending_calls[call_id]
+        scheduling: str | NotGiven = NOT_GIVEN
+        if cmd.scheduling is not None:
+            scheduling = _SCHEDULING.get(cmd.scheduling, NOT_GIVEN)
+            if scheduling is NOT_GIVEN:
+                raise _local(
+                    "SendToolResult scheduling must be 'interrupt', 'when_idle' or 'silent', "
+                    f"got {cmd.scheduling!r}."
+                )
+        if not cmd.will_continue:
+            del self._pending_calls[call_id]
         fr = m.FunctionResponse(
             id=NOT_GIVEN if call_id in self._synthetic_ids else call_id,
             name=name,
             response=response,
+            scheduling=scheduling,
+            will_continue=True if cmd.will_continue else NOT_GIVEN,
         )
         self._send(m.ClientMessage(tool_response=m.ToolResponse(function_responses=[fr])))
 

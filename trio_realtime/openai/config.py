@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import attrs
 
 from .._config import ConnectionOptions, HasToolSpec, ProviderConfig, check_common, tool_specs
+from .._tools.providers import check_openai_tool
 from .._wire import NOT_GIVEN, NotGiven, deep_merge
 from ..errors import ConfigurationError, ProtocolError
 from ..events import ToolSpec
@@ -126,6 +127,8 @@ class OpenAIRealtime(ProviderConfig):
 
     def __attrs_post_init__(self) -> None:
         check_common(self.model, self.tools, self.url)
+        for spec in tool_specs(self.tools):
+            check_openai_tool(spec)
         if self.azure_endpoint is not None:
             parts = urlsplit(self.azure_endpoint)
             if parts.scheme not in ("https", "http", "wss", "ws") or not parts.netloc:

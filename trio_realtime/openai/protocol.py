@@ -394,6 +394,13 @@ class OpenAIProtocol(RealtimeProtocol):
 
     def _send_tool_result(self, command: SendToolResult) -> list[Event]:
         call_id = command.call_id
+        if command.scheduling is not None or command.will_continue:
+            raise ProtocolError(
+                "OpenAI Realtime has no result scheduling nor partial results "
+                "(scheduling=, will_continue= are for Gemini's non-blocking calls); "
+                "send one result, with respond= saying whether the model should answer.",
+                side="local",
+            )
         if call_id not in self._tool_calls_seen:
             raise ProtocolError(
                 f"No tool call with call_id {call_id!r} was made in this session.", side="local"
@@ -445,6 +452,13 @@ class OpenAIProtocol(RealtimeProtocol):
         if command.voice is not None:
             session["audio"] = {"output": {"voice": command.voice}}
         if command.tools is not None:
+            for spec in command.tools:
+                if spec.non_blocking:
+                    raise ProtocolError(
+                        f"Tool {spec.name!r} is non_blocking=True, which only Gemini Live "
+                        "offers; OpenAI Realtime cannot declare it.",
+                        side="local",
+                    )
             session["tools"] = [tool_to_wire(s) for s in command.tools]
         session = deep_merge(session, command.extra)
         self._send(

@@ -274,6 +274,9 @@ class GeminiSessionState:
         return self.run.history
 
 
+_CREDENTIAL_HEADERS: Final = frozenset({"authorization", "x-goog-api-key"})
+
+
 @attrs.define(eq=False)
 class GeminiConnectionRecord:
     """Everything one connection did, for assertions.
@@ -290,10 +293,13 @@ class GeminiConnectionRecord:
         close_code, close_reason: how the server closed the connection, if it did.
         tool_responses: every function response received, in order.
         unmatched_tool_responses: responses whose id matched no pending call.
+        headers: the upgrade request's headers (names lower-cased), without
+            the credentials (``authorization``, ``x-goog-api-key``).
     """
 
     index: int
     path: str
+    headers: dict[str, str] = attrs.field(factory=dict)
     raw_received: list[str | bytes] = attrs.field(factory=list)
     received: list[m.ClientMessage | m.UnknownClientMessage | None] = attrs.field(factory=list)
     sent: list[m.ServerMessage | m.UnknownServerMessage] = attrs.field(factory=list)
@@ -416,7 +422,11 @@ class FakeGemini:
     async def handle(self, conn: FakeConnection) -> None:
         """Serve one connection routed to Gemini, until it ends."""
         self._count += 1
-        record = GeminiConnectionRecord(index=self._count, path=conn.path)
+        record = GeminiConnectionRecord(
+            index=self._count,
+            path=conn.path,
+            headers={k: v for k, v in conn.headers.items() if k not in _CREDENTIAL_HEADERS},
+        )
         self.connections.append(record)
         conn.state["gemini"] = record
         try:
@@ -721,6 +731,7 @@ class _GeminiConnection:
         self.state: GeminiSessionState | None = None
         self.response: _Response | None = None
         self.text_mode = False
+        self.include_thoughts = False
         self.input_transcription = False
         self.output_transcription = False
         # Input audio.
@@ -900,6 +911,11 @@ class _GeminiConnection:
             if len(set(modalities)) > 1:
                 await self.close(1007, REASONS["invalid_argument"])
             self.text_mode = modalities == ["TEXT"]
+        self.include_thoughts = (
+            isinstance(gen, m.GenerationConfig)
+            and isinstance(gen.thinking_config, m.ThinkingConfig)
+            and gen.thinking_config.include_thoughts is True
+        )
         self.input_transcription = isinstance(
             setup.input_audio_transcription, m.AudioTranscriptionConfig
         )
@@ -1401,6 +1417,14 @@ class _GeminiConnection:
                     )
                     await pause(reply.latency, self.speed)
                 if reply.text and not silent:
+                    if self.include_thoughts:
+                        # A thought summary first, as thinking models send it.
+                        thought = m.Part(text=f"**Answering** {reply.heard}".strip(), thought=True)
+                        msg = m.ServerMessage(
+                            server_content=m.ServerContent(model_turn=m.Content(parts=[thought]))
+                        )
+                        if not await self.send_msg_for(resp, msg):
+                            return
                     await self._speak(resp, reply.text)
                 if not await self.send_for(resp, lambda: self._finish(resp)):
                     return
