@@ -20,6 +20,8 @@ The public test API, re-exported from the submodules::
 * Audio: `synthesize`, `user_utterance`, `read_stamp`, `read_transcript`,
   `check_sequence`, `split_frame` (`testing.voice`); `EnergyVAD`, `SpeechStart`,
   `SpeechStop` (`testing.vad`).
+* Record and replay: `open_recording_proxy`, `load_recording`, `Recording`,
+  `ReplayHandler` (`testing.recording`).
 * Hygiene: `no_leaked_tasks`, `TaskTracker`, `LeakedTasksError` (`testing.leaks`).
 * pytest fixtures: `testing.pytest_plugin` (loaded automatically by pytest).
 
@@ -60,6 +62,10 @@ if TYPE_CHECKING:
     from .leaks import TaskTracker as TaskTracker
     from .leaks import no_leaked_tasks as no_leaked_tasks
     from .openai import FakeOpenAI as FakeOpenAI
+    from .recording import Recording as Recording
+    from .recording import ReplayHandler as ReplayHandler
+    from .recording import load_recording as load_recording
+    from .recording import open_recording_proxy as open_recording_proxy
     from .scenario import ANY_RESULT as ANY_RESULT
     from .scenario import PlannedToolCall as PlannedToolCall
     from .scenario import Reply as Reply
@@ -138,6 +144,11 @@ _SOURCES: dict[str, str] = {
     "EnergyVAD": "vad",
     "SpeechStart": "vad",
     "SpeechStop": "vad",
+    # record and replay
+    "Recording": "recording",
+    "ReplayHandler": "recording",
+    "load_recording": "recording",
+    "open_recording_proxy": "recording",
     # hygiene
     "LeakedTasksError": "leaks",
     "TaskTracker": "leaks",

@@ -94,6 +94,10 @@ registered, so projects that use ``--strict-markers`` accept it.
   (``fake_server.ca_path``, ``fake_server.client_ssl_context()``), as the
   official ``openai`` / ``google-genai`` clients need. ``openai_config`` /
   ``gemini_config`` then carry an SSL context that trusts that CA.
+* ``replay``: a recording (path or `recording.Recording`, see
+  `trio_realtime.testing.recording`) that the server replays for its
+  provider instead of the fake model: each client turn gets the recorded
+  server frames, byte for byte.
 * ``**options``: ``host``, ``port``, ``handlers`` and the other keyword
   arguments of `FakeServer` (``max_message_size``, ``connect_timeout``,
   ``close_timeout``, ``keep_connections``, ``use_default_handlers``,
@@ -161,9 +165,9 @@ MARKER = "fake_server"
 TEST_API_KEY = "test"
 
 _MARKER_HELP = (
-    f"{MARKER}(speed=math.inf, scenario=None, tls=False, **options): configure the "
-    "fake_server fixture of trio_realtime (a Scenario or a list of Turns, reply audio "
-    "pacing, wss://, FakeServer options)"
+    f"{MARKER}(speed=math.inf, scenario=None, tls=False, replay=None, **options): configure "
+    "the fake_server fixture of trio_realtime (a Scenario or a list of Turns, reply audio "
+    "pacing, wss://, a recording to replay, FakeServer options)"
 )
 
 
@@ -195,7 +199,7 @@ _SERVE_OPTIONS = ("host", "port", "tls")
 def _allowed_options() -> list[str]:
     from .server import FakeServer
 
-    names = set(inspect.signature(FakeServer).parameters) | set(_SERVE_OPTIONS)
+    names = set(inspect.signature(FakeServer).parameters) | set(_SERVE_OPTIONS) | {"replay"}
     names.discard("scenario")
     return sorted(names)
 
@@ -206,6 +210,15 @@ def _new_server(node: pytest.Item, scenario: Scenario) -> tuple[FakeServer, dict
 
     options = _marker_options(node)
     options.pop("scenario", None)
+    replay = options.pop("replay", None)
+    if replay is not None:
+        from .recording import ReplayHandler
+
+        handler = ReplayHandler(replay)
+        options["handlers"] = {
+            **(options.get("handlers") or {}),
+            handler.recording.provider: handler,
+        }
     allowed = _allowed_options()
     unknown = sorted(set(options) - set(allowed))
     if unknown:
