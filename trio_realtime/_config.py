@@ -223,7 +223,17 @@ class ConnectionOptions:
         close_timeout: how long a graceful close may take before the socket is dropped.
         max_size: largest message accepted, in bytes (audio deltas can be large).
         max_queue: received events buffered for a slow consumer; past it the
-            oldest audio is dropped (see the events and backpressure docs).
+            oldest audio and partial transcripts are dropped (see the events
+            docs). Cost: the events themselves; twice as many events that
+            cannot be dropped fail the session.
+        max_queue_bytes: bytes of received output audio (PCM) buffered for a
+            slow consumer; past it the oldest audio is dropped, as for
+            `max_queue`. The default, 2 MiB, holds about 44 s of 24 kHz
+            audio. Cost: a buffered chunk holds its PCM plus the wire message
+            kept in its ``raw`` (OpenAI: the decoded bytes, shared with the
+            frame; Gemini: the base64 text too), so the audio a stalled
+            application leaves buffered takes at most about 2.5 times this
+            per session.
         ssl_context: TLS settings for ``wss://`` URLs; `None` verifies certificates
             against the system's trust store. Pass one that trusts a private CA
             (the fake server's with ``tls=True``, a corporate proxy's).
@@ -246,6 +256,7 @@ class ConnectionOptions:
     close_timeout: float = 5.0
     max_size: int = 16 * 1024 * 1024
     max_queue: int = 4096
+    max_queue_bytes: int = 2 * 1024 * 1024
     reconnect: bool = True
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
     gap_audio_seconds: float = 5.0

@@ -530,6 +530,8 @@ class RealtimeProtocol(abc.ABC):
     #: When false (Gemini: the ``setup`` is fixed), the runtime applies an
     #: update by resuming the session on a new connection configured anew.
     updates_live: bool = True
+    #: The provider's latest error event, if any (to explain a close that follows it).
+    last_error: ServerErrorEvent | None = None
 
     @property
     def resumption_handle(self) -> str | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,10 +19,12 @@ from typing import Any
 import attrs
 import trio
 
+from ._buffer import EventBuffer
 from ._closes import explain_close, explain_error_event
 from ._config import ProviderConfig, tool_specs
 from ._groups import reraise, single_exception
 from ._loop import require_trio
+from ._outbox import Outbox
 from .audio import AudioFrame, Resampler
 from .errors import (
     ConnectionLost,
@@ -57,7 +58,6 @@ from .events import (
     ToolCall,
     ToolCallCancelled,
     ToolSpec,
-    Transcript,
     UpdateSession,
 )
 from .tools import FunctionTool, ToolContext, tool_error_payload, tool_result_payload
@@ -73,23 +73,39 @@ MIN_CHUNK_MS = 20
 MAX_CHUNK_MS = 100
 #: Input audio chunks queued for the writer before `send_audio` waits.
 MAX_AUDIO_QUEUE = 50
-#: `events()` yields to the scheduler at least once per this many events,
-#: even when they are all buffered already.
-_YIELD_EVERY = 8
 #: Close codes after which a resumable session moves to a new connection.
 RETRYABLE_CLOSE_CODES = frozenset({1001, 1006, 1011, 1012, 1013, 1014})
 
 
-@attrs.define
+@attrs.frozen
 class SessionStatistics:
-    """Counters of a session, for monitoring and tests."""
+    """A snapshot of a session's queues and counters (`RealtimeSession.statistics`).
+
+    Attributes:
+        events_buffered: received events waiting for `RealtimeSession.events`.
+        bytes_buffered: bytes of output audio (PCM) among them.
+        stale_audio_dropped: audio chunks of interrupted responses dropped.
+        overflow_audio_dropped: audio chunks dropped because the application
+            read too slowly (``max_queue`` / ``max_queue_bytes``).
+        overflow_partials_dropped: partial transcripts dropped for the same reason.
+        overflow_bytes_dropped: bytes of audio (PCM) in the dropped chunks.
+        audio_queued: input audio messages waiting for the writer.
+        control_queued: other messages waiting for the writer.
+        audio_chunks_sent: input audio messages sent.
+        control_messages_sent: other messages sent.
+        tool_calls_running: tool calls the session is running.
+    """
 
     events_buffered: int = 0
-    audio_chunks_sent: int = 0
-    control_messages_sent: int = 0
+    bytes_buffered: int = 0
     stale_audio_dropped: int = 0
     overflow_audio_dropped: int = 0
     overflow_partials_dropped: int = 0
+    overflow_bytes_dropped: int = 0
+    audio_queued: int = 0
+    control_queued: int = 0
+    audio_chunks_sent: int = 0
+    control_messages_sent: int = 0
     tool_calls_running: int = 0
 
 
@@ -147,18 +163,16 @@ class RealtimeSession:
         self._pending_ready = trio.Event()
         self._pending_failure: RealtimeError | None = None
         # Received side.
-        self._events: deque[Event] = deque()
-        self._events_lot = trio.lowlevel.ParkingLot()
-        self._overflow_at = max_queue
+        self._buffer = EventBuffer(
+            max_events=max_queue, max_bytes=config.connection.max_queue_bytes
+        )
         self._ready = trio.Event()
-        self._reading = False
-        self._unyielded = 0
         # Sending side.
-        self._control: deque[str] = deque()
-        self._audio: deque[str] = deque()
-        self._writer_lot = trio.lowlevel.ParkingLot()
-        self._audio_space = trio.lowlevel.ParkingLot()
-        self._writer_idle = trio.lowlevel.ParkingLot()
+        self._outbox = Outbox(MAX_AUDIO_QUEUE)
+        self._audio_sent = 0
+        self._control_sent = 0
+        #: Set when the writer may go on after a connection change (see `_wake_writer`).
+        self._conn_changed: trio.Event | None = None
         self._resampler: Resampler | None = None
         self._resampler_key: tuple[int, int] | None = None
         self._pending_audio: list[AudioFrame] = []
@@ -166,6 +180,7 @@ class RealtimeSession:
         # Lifecycle.
         self._closing = False
         self._closed = False
+        self._aborting = False
         self._failure: BaseException | None = None
         self._ended = False  # the connection has ended (no more events will come)
         # Tools.
@@ -177,7 +192,6 @@ class RealtimeSession:
         self._tool_names: dict[str, str] = {}  # call id -> tool name, while running
         # Calls left running by an interruption (on_interrupt="finish").
         self._tool_interrupted: set[str] = set()
-        self.stats = SessionStatistics()
 
     # ------------------------------------------------------------------ events
 
@@ -206,36 +220,15 @@ class RealtimeSession:
             raise SessionClosed("The session is closed; no more events will come.") from None
 
     async def _next_event(self) -> Event:
-        if self._reading:
-            raise trio.BusyResourceError("another task is already reading this session's events")
-        self._reading = True
         try:
-            await trio.lowlevel.checkpoint_if_cancelled()
-            events = self._events
-            while True:
-                while events:
-                    ev = events.popleft()
-                    if (
-                        type(ev) is AudioOut
-                        and ev.generation != self._gen_offset + self._protocol.generation
-                    ):
-                        self.stats.stale_audio_dropped += 1
-                        continue
-                    self._unyielded += 1
-                    if self._unyielded >= _YIELD_EVERY:
-                        # A consumer that never waits still lets other tasks run.
-                        self._unyielded = 0
-                        await trio.lowlevel.cancel_shielded_checkpoint()
-                    return ev
-                if self._ended:
-                    if self._failure is not None and not self._closing:
-                        raise self._failure
-                    raise _EndOfEvents
-                self._unyielded = 0
-                self._overflow_at = self._max_queue
-                await self._events_lot.park()
-        finally:
-            self._reading = False
+            return await self._buffer.get()
+        except trio.EndOfChannel:
+            pass
+        # Every event came first; then why the stream ended (outside the
+        # handler, so that the failure's own chain stays as it is).
+        if self._failure is not None and not self._closing:
+            raise self._failure
+        raise _EndOfEvents
 
     # The transport calls this in its reader task for every message received.
     def _on_message(self, data: str | bytes) -> None:
@@ -248,17 +241,17 @@ class RealtimeSession:
             self._deliver(new)
 
     def _deliver(self, new: list[Event]) -> None:
-        events = self._events
+        buffer = self._buffer
         for ev in new:
             kind = type(ev)
             if kind is AudioOut:
                 if self._gen_offset:
                     assert isinstance(ev, AudioOut)
                     ev = attrs.evolve(ev, generation=ev.generation + self._gen_offset)
-                events.append(ev)
+                buffer.put(ev)
                 continue
             if kind is Interrupted:
-                self._purge_stale_audio()
+                buffer.purge_stale(self._gen_offset + self._protocol.generation)
                 self._cancel_tools_of(ev.response_id if isinstance(ev, Interrupted) else None)
             elif kind is ToolCall:
                 assert isinstance(ev, ToolCall)
@@ -286,60 +279,8 @@ class RealtimeSession:
                     if self._failure is None:
                         self._failure = explain_error_event(self.config.provider, ev)
                     self._ready.set()
-            events.append(ev)
-        if len(events) > self._overflow_at:
-            self._overflow()
-        self.stats.events_buffered = len(events)
-        self._events_lot.unpark_all()
-
-    def _purge_stale_audio(self) -> None:
-        gen = self._gen_offset + self._protocol.generation
-        events = self._events
-        if any(type(e) is AudioOut for e in events):
-            kept = [e for e in events if not (type(e) is AudioOut and e.generation != gen)]
-            self.stats.stale_audio_dropped += len(events) - len(kept)
-            events.clear()
-            events.extend(kept)
-
-    def _overflow(self) -> None:
-        """Past `max_queue` buffered events, drop the oldest stale-able ones.
-
-        Audio and partial transcripts lose their worth with time (the final
-        transcript repeats the whole text), so they go first, oldest first,
-        down to three quarters of the bound, so that the scan runs once per
-        quarter of the bound rather than once per message. Every other event
-        is kept; if even those exceed twice the bound, the application has
-        stopped reading and the session fails.
-        """
-        events = self._events
-        excess = len(events) - self._max_queue * 3 // 4
-        kept: list[Event] = []
-        dropped_audio = dropped_text = 0
-        for ev in events:
-            if excess > 0:
-                kind = type(ev)
-                if kind is AudioOut:
-                    excess -= 1
-                    dropped_audio += 1
-                    continue
-                if kind is Transcript and not ev.final:  # type: ignore[attr-defined]
-                    excess -= 1
-                    dropped_text += 1
-                    continue
-            kept.append(ev)
-        if dropped_audio or dropped_text:
-            if self.stats.overflow_audio_dropped == 0 and self.stats.overflow_partials_dropped == 0:
-                log.warning(
-                    "The application is not reading events fast enough: more than %d are "
-                    "buffered, so the oldest audio and partial transcripts are being dropped.",
-                    self._max_queue,
-                )
-            self.stats.overflow_audio_dropped += dropped_audio
-            self.stats.overflow_partials_dropped += dropped_text
-            events.clear()
-            events.extend(kept)
-        self._overflow_at = max(self._max_queue, len(events) + max(1, self._max_queue // 4))
-        if len(events) > 2 * self._max_queue:
+            buffer.put(ev)
+        if buffer.overfull and not self._ended:
             self._fail(
                 RealtimeError(
                     f"The application stopped reading events: more than {2 * self._max_queue} "
@@ -359,20 +300,39 @@ class RealtimeSession:
             return
         if failure is not None and self._failure is None and not self._closing:
             # The service's own words, when it said why it closed.
-            self._failure = explain_close(
+            failure = explain_close(
                 failure,
                 provider=self.config.provider,
-                error=getattr(self._protocol, "last_error", None),
+                error=self._protocol.last_error,
                 ready=self._protocol.ready,
             )
+        self._end(failure)
+
+    def _record_failure(self, failure: BaseException | None) -> None:
+        """Keep the first failure, as the reason to report (none after a local close)."""
+        if failure is not None and self._failure is None and not self._closing:
+            self._failure = failure
+
+    def _end(self, failure: BaseException | None) -> None:
+        """End the session's streams: the one way a session ends, idempotent.
+
+        `events()` delivers what is buffered, then raises `failure` (the first
+        one recorded), or ends quietly after a local close; commands raise;
+        the writer stops and tasks waiting for room in the outbox are woken.
+        Closing the socket is the caller's part (the transport's, or `aclose`).
+        """
+        self._record_failure(failure)
         self._ended = True
-        self._events_lot.unpark_all()
-        self._writer_lot.unpark_all()
-        self._audio_space.unpark_all()
+        self._buffer.close()
+        self._outbox.close()
+        self._wake_writer()
         if not self._ready.is_set():
             self._ready.set()
 
     def _fail(self, exc: BaseException) -> None:
+        if self._aborting:
+            return
+        self._aborting = True
         if self._failure is None:
             self._failure = exc
         self._nursery.start_soon(self._abort)
@@ -482,12 +442,7 @@ class RealtimeSession:
                     reason=str(getattr(lost, "reason", "")),
                 )
                 failure.__cause__ = exc
-                if self._failure is None and not self._closing:
-                    self._failure = failure
-                self._ended = True
-                self._events_lot.unpark_all()
-                self._writer_lot.unpark_all()
-                self._audio_space.unpark_all()
+                self._end(failure)
 
     async def _switch_connection(self, config: ProviderConfig) -> None:
         self._reconnecting = True
@@ -515,7 +470,7 @@ class RealtimeSession:
             self._pending_protocol = None
             self._retire(new_conn)
             self._reconnecting = False
-            self._writer_lot.unpark_all()
+            self._wake_writer()
             raise
         # Swap: audio already queued stays current; the new machine counts from here.
         self._gen_offset += old_protocol.generation
@@ -529,66 +484,60 @@ class RealtimeSession:
             self._queue_control(out)
         self._deliver([*self._pending_events, Reconnected()])
         self._pending_events = []
-        self._writer_lot.unpark_all()
+        self._wake_writer()
         self._retire(old_conn)
 
     # ------------------------------------------------------------------ writer
 
     def _queue_control(self, messages: Sequence[str]) -> None:
-        self._control.extend(messages)
-        self._writer_lot.unpark_all()
+        self._outbox.put_control(messages)
 
     async def _writer(self) -> None:
-        try:
-            await self._write_loop()
-        finally:
-            self._writer_idle.unpark_all()
-
-    async def _write_loop(self) -> None:
-        control, audio = self._control, self._audio
+        """The only task that sends: control messages first, then audio (see `Outbox`)."""
+        outbox = self._outbox
         while True:
+            try:
+                msg, is_audio = await outbox.get()
+            except trio.EndOfChannel:
+                return  # the session ended
             conn = self._conn
-            if control and conn is not None:
-                msg = control.popleft()
-                is_audio = False
-            elif audio and conn is not None:
-                msg = audio.popleft()
-                is_audio = True
-                self._audio_space.unpark_all()
-            else:
-                if self._ended:
-                    return
-                if self._writer_idle:
-                    self._writer_idle.unpark_all()
-                await self._writer_lot.park()
-                continue
+            assert conn is not None  # the writer starts once there is a connection
             try:
                 await conn.send(msg)
             except RealtimeError as exc:
                 if self._reconnecting or conn is not self._conn:
                     # Moving to a new connection: send this there once it is ready.
-                    (audio if is_audio else control).appendleft(msg)
-                    while (self._reconnecting or conn is self._conn) and not self._ended:
-                        await self._writer_lot.park()
+                    outbox.put_back(msg, is_audio)
+                    await self._wait_for_another_connection(conn)
                     continue
-                # The connection ended; the transport's on_close reports why.
-                if self._failure is None and not self._closing:
-                    self._failure = exc
-                self._ended = True
-                self._events_lot.unpark_all()
-                self._audio_space.unpark_all()
+                # The connection ended; the transport's on_close ends the session
+                # and reports why. Stop sending now, so no command waits on us.
+                self._record_failure(exc)
+                outbox.close()
                 return
             if is_audio:
-                self.stats.audio_chunks_sent += 1
+                self._audio_sent += 1
             else:
-                self.stats.control_messages_sent += 1
+                self._control_sent += 1
+
+    async def _wait_for_another_connection(self, conn: Connection) -> None:
+        while (self._reconnecting or conn is self._conn) and not self._ended:
+            changed = self._conn_changed = trio.Event()
+            await changed.wait()
+
+    def _wake_writer(self) -> None:
+        """Let a writer waiting for another connection look again."""
+        changed = self._conn_changed
+        if changed is not None:
+            self._conn_changed = None
+            changed.set()
 
     # ------------------------------------------------------------------ commands
 
     def _check_open(self) -> None:
         if self._closing or self._closed:
             raise SessionClosed("The session is closed; open a new one with connect().")
-        if self._ended:
+        if self._ended or self._outbox.closed:
             failure = self._failure
             if isinstance(failure, RealtimeError):
                 raise ConnectionLost(
@@ -615,8 +564,10 @@ class RealtimeSession:
         """Queue microphone audio: any rate, channels and chunk size.
 
         The audio is resampled to the provider's rate (mono) with a streaming
-        resampler and sent in chunks of 20–100 ms. Waits while more than
-        `MAX_AUDIO_QUEUE` chunks are waiting for the writer (backpressure).
+        resampler and sent in chunks of 20–100 ms. Waits while
+        `MAX_AUDIO_QUEUE` chunks are waiting for the writer (backpressure);
+        cancelling that wait queues nothing more of this frame (chunks
+        queued before it stay queued).
 
         Raises:
             SessionClosed: the session was closed.
@@ -658,14 +609,25 @@ class RealtimeSession:
                 tail = chunks.pop()
                 self._pending_audio.append(tail)
                 self._pending_samples = tail.num_samples
-        for chunk in chunks:
-            while len(self._audio) >= MAX_AUDIO_QUEUE:
-                self._check_open()
-                await self._audio_space.park()
+        await self._queue_audio(chunks)
+
+    async def _queue_audio(self, chunks: Sequence[AudioFrame]) -> None:
+        """Encode and queue `chunks` for the writer, waiting while the outbox is full."""
+        outbox = self._outbox
+        waited = False
+        try:
+            for chunk in chunks:
+                message = self._protocol.audio_message(chunk)
+                try:
+                    outbox.put_audio_nowait(message)
+                except trio.WouldBlock:
+                    waited = True
+                    await outbox.put_audio(message)
+        except trio.ClosedResourceError:
             self._check_open()
-            self._audio.append(self._protocol.audio_message(chunk))
-        self._writer_lot.unpark_all()
-        await trio.lowlevel.checkpoint()
+            raise SessionClosed("The session's connection has ended.") from None
+        if not waited:
+            await trio.lowlevel.checkpoint()
 
     async def flush_audio(self) -> None:
         """Send audio held back while waiting for a whole chunk (and the resampler's tail)."""
@@ -677,14 +639,13 @@ class RealtimeSession:
             self._resampler_key = None
             if tail.num_samples:
                 frames.append(tail)
-        if frames:
-            joined = AudioFrame.join(frames) if len(frames) > 1 else frames[0]
-            self._pending_audio = []
-            self._pending_samples = 0
-            for chunk in joined.split(MAX_CHUNK_MS / 1000):
-                self._audio.append(self._protocol.audio_message(chunk))
-            self._writer_lot.unpark_all()
-        await trio.lowlevel.checkpoint()
+        if not frames:
+            await trio.lowlevel.checkpoint()
+            return
+        joined = AudioFrame.join(frames) if len(frames) > 1 else frames[0]
+        self._pending_audio = []
+        self._pending_samples = 0
+        await self._queue_audio(joined.split(MAX_CHUNK_MS / 1000))
 
     async def send_text(self, text: str, *, respond: bool = True) -> None:
         """Add a user text message and, unless ``respond=False``, ask for a reply."""
@@ -793,10 +754,22 @@ class RealtimeSession:
         )
 
     def statistics(self) -> SessionStatistics:
-        """Counters of this session."""
-        self.stats.events_buffered = len(self._events)
-        self.stats.tool_calls_running = len(self._tool_scopes)
-        return self.stats
+        """A snapshot of this session's queues and counters."""
+        events = self._buffer.statistics()
+        out = self._outbox.statistics()
+        return SessionStatistics(
+            events_buffered=events.events_buffered,
+            bytes_buffered=events.bytes_buffered,
+            stale_audio_dropped=events.stale_audio_dropped,
+            overflow_audio_dropped=events.overflow_audio_dropped,
+            overflow_partials_dropped=events.overflow_partials_dropped,
+            overflow_bytes_dropped=events.overflow_bytes_dropped,
+            audio_queued=out.audio_queued,
+            control_queued=out.control_queued,
+            audio_chunks_sent=self._audio_sent,
+            control_messages_sent=self._control_sent,
+            tool_calls_running=len(self._tool_scopes),
+        )
 
     @property
     def protocol(self) -> RealtimeProtocol:
@@ -817,7 +790,7 @@ class RealtimeSession:
     @property
     def closed(self) -> bool:
         """Whether the session was closed or its connection ended."""
-        return self._closed or self._closing or self._ended
+        return self._closed or self._closing or self._ended or self._outbox.closed
 
     # ------------------------------------------------------------------ tools
 
@@ -927,18 +900,13 @@ class RealtimeSession:
             if graceful:
                 with trio.move_on_after(timeout / 2):
                     # Let the writer send what commands already queued.
-                    while (self._control or self._audio) and not self._ended:
-                        self._writer_lot.unpark_all()
-                        await self._writer_idle.park()
+                    await self._outbox.wait_drained()
         finally:
             self._closed = True
             for scope, _rid in self._tool_scopes.values():
                 scope.cancel()
             self._tool_scopes.clear()
-            self._ended = True
-            self._events_lot.unpark_all()
-            self._writer_lot.unpark_all()
-            self._audio_space.unpark_all()
+            self._end(None)
             conn = self._conn
             if conn is not None:
                 with trio.CancelScope(shield=True):
