@@ -10,22 +10,29 @@ leaves no task behind.
 from __future__ import annotations
 
 import importlib.metadata
+import inspect
+import math
 import socket
 import ssl
+import tomllib
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
+from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import trio
 import trio.testing
 import trio_websocket
+import trustme
 import wsproto
 import wsproto.events as wse
 from trio_websocket import ConnectionClosed, WebSocketRequest
 from wsproto.connection import ConnectionState
 
+import trio_realtime as rt
 from trio_realtime import transport
 from trio_realtime.errors import (
     AuthenticationError,
@@ -38,6 +45,7 @@ from trio_realtime.errors import (
     SessionClosed,
 )
 from trio_realtime.testing.leaks import LeakedTasksError, no_leaked_tasks
+from trio_realtime.testing.server import open_fake_server
 from trio_realtime.transport import Connection, _wrap_stream, open_connection
 
 SECRET = "sk-" + "test-SECRETSECRETSECRET"
@@ -247,6 +255,61 @@ async def test_wss_with_an_untrusted_certificate_is_a_handshake_error(
     assert isinstance(err.__cause__.__cause__, ssl.SSLCertVerificationError)
 
 
+async def test_a_certificate_for_another_host_is_one_sentence(
+    tls_ca: trustme.CA, client_ssl_context: ssl.SSLContext
+) -> None:
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls_ca.issue_cert("elsewhere.test").configure_cert(server_context)
+    with trio.fail_after(10):
+        async with ws_server(echo, ssl_context=server_context) as (url, _log):
+            with no_leaked_tasks(), pytest.raises(HandshakeError) as info:
+                async with open_connection(url, ssl_context=client_ssl_context):
+                    pytest.fail("the block must not run")
+    text = str(info.value)
+    # OpenSSL's own text ends with a full stop; ours adds no second one.
+    assert text.endswith(
+        "could not be verified: IP address mismatch, certificate is not valid for '127.0.0.1'."
+    )
+    assert ".." not in text
+
+
+async def test_wss_to_a_plain_server_says_it_may_not_speak_tls() -> None:
+    with trio.fail_after(10):
+        async with ws_server(echo) as (url, _log):
+            wss = url.replace("ws://", "wss://")
+            with no_leaked_tasks(), pytest.raises(HandshakeError) as info:
+                async with open_connection(wss):
+                    pytest.fail("the block must not run")
+    text = str(info.value)
+    assert text.startswith("The TLS handshake with wss://127.0.0.1:")
+    assert (
+        "It may not speak TLS on this port; if it is a plain WebSocket server, use a ws:// URL."
+        in text
+    )
+    assert ".." not in text
+    assert SECRET not in text
+    assert info.value.status is None
+
+
+async def test_wss_to_a_server_that_hangs_up_says_it_may_not_speak_tls() -> None:
+    async def hang_up(stream: trio.SocketStream) -> None:
+        await stream.aclose()
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            listeners = await nursery.start(partial(trio.serve_tcp, hang_up, 0, host="127.0.0.1"))
+            port = listeners[0].socket.getsockname()[1]
+            with no_leaked_tasks(), pytest.raises(HandshakeError) as info:
+                async with open_connection(f"wss://127.0.0.1:{port}/x"):
+                    pytest.fail("the block must not run")
+            nursery.cancel_scope.cancel()
+    assert str(info.value) == (
+        f"The server at wss://127.0.0.1:{port}/x closed the connection during the TLS "
+        "handshake. It may not speak TLS on this port (a plain WebSocket server wants a "
+        "ws:// URL), or it refused our TLS settings."
+    )
+
+
 # --------------------------------------------------------------------------- opening
 
 
@@ -279,7 +342,9 @@ async def test_refused_upgrade_maps_status(
     assert SECRET not in str(err)
     assert SECRET not in repr(err)
     assert SECRET not in err.url
-    assert isinstance(err.__cause__, trio_websocket.ConnectionRejected)
+    # Not chained to trio-websocket's ConnectionRejected, which keeps the raw response.
+    assert err.__cause__ is None
+    assert err.__context__ is None
 
 
 async def test_unreachable_server_is_a_handshake_error() -> None:
@@ -1015,31 +1080,131 @@ async def test_exception_while_the_peer_is_gone_is_still_the_users() -> None:
 # --------------------------------------------------------------------------- internals
 
 
+# What transport._ClientWebSocket relies on in trio-websocket (its docstring says
+# why): each method's parameters, and fragments of the code that calls our hooks.
+EXPECTED_INTERNALS: dict[str, tuple[list[str], list[str]]] = {
+    "_reader_task": (
+        ["self"],
+        [
+            "self._handle_accept_connection_event",
+            "self._handle_message_event",
+            "self._handle_ping_event",
+            "await handler(event)",
+            "self._stream.receive_some(self._receive_buffer_size)",
+        ],
+    ),
+    "_send": (["self", "event"], ["self._stream_lock"]),
+    "_handle_message_event": (["self", "event"], []),
+    "_handle_ping_event": (["self", "event"], ["self._send(event.response())"]),
+    "_handle_accept_connection_event": (["self", "event"], ["self._open_handshake.set()"]),
+    "_close_web_socket": (["self", "code", "reason"], ["self._close_reason = CloseReason"]),
+    # The callers of _close_web_socket: the peer's close frame, a dropped stream.
+    "_handle_close_connection_event": (["self", "event"], ["self._close_web_socket("]),
+    "_abort_web_socket": (["self"], ["self._close_web_socket("]),
+}
+
+
+def internals_problems(cls: type) -> list[str]:
+    """What transport._ClientWebSocket expects of trio-websocket's internals but does not find."""
+    problems: list[str] = []
+    for name, (parameters, fragments) in EXPECTED_INTERNALS.items():
+        method = getattr(cls, name, None)
+        if not inspect.iscoroutinefunction(method):
+            problems.append(f"WebSocketConnection.{name} is no longer an async method")
+            continue
+        found = list(inspect.signature(method).parameters)
+        if found != parameters:
+            problems.append(f"WebSocketConnection.{name} takes {found}, not {parameters}")
+        source = inspect.getsource(method)
+        problems.extend(
+            f"WebSocketConnection.{name} no longer contains {fragment!r}"
+            for fragment in fragments
+            if fragment not in source
+        )
+    return problems
+
+
 def test_trio_websocket_internals_match() -> None:
+    # Fails loudly when an upgrade changes what transport._ClientWebSocket
+    # overrides or calls: review that class, then this test and the pin.
     version = importlib.metadata.version("trio-websocket")
-    assert version.startswith("0.12."), (
-        f"trio-websocket {version} is installed; transport.py relies on 0.12.2 internals "
-        "(the message sink and ping handler): review it, then update this test."
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    pinned = [r for r in pyproject["project"]["dependencies"] if r.startswith("trio-websocket")]
+    assert pinned == ["trio-websocket>=0.12.2,<0.13"]
+    installed = tuple(int(part) for part in version.split(".")[:3])
+    assert (0, 12, 2) <= installed < (0, 13), f"trio-websocket {version} is outside {pinned}"
+    problems = internals_problems(trio_websocket.WebSocketConnection)
+    assert problems == [], (
+        f"trio-websocket {version} changed internals that trio_realtime.transport relies on"
     )
-    assert transport._internals_problems() == []
+    assert issubclass(transport._ClientWebSocket, trio_websocket.WebSocketConnection)
 
 
-def test_internals_check_notices_a_change(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_internals_check_notices_a_change() -> None:
     class Changed(trio_websocket.WebSocketConnection):
-        async def _handle_message_event(self, event: object) -> None:
-            await self._recv_channel.aclose()
+        async def _handle_ping_event(self, event: object, extra: int = 0) -> None:
+            pass
 
-    monkeypatch.setattr(transport, "WebSocketConnection", Changed)
-    monkeypatch.setattr(transport, "_internals_checked", False)
-    problems = transport._internals_problems()
-    assert problems == [
-        "WebSocketConnection._handle_message_event no longer contains "
-        "'await self._send_channel.send(msg)'",
-        "WebSocketConnection._handle_message_event no longer contains "
-        "'Exceeded maximum message size'",
+        async def _abort_web_socket(self) -> None:
+            self._reader_running = False
+
+    assert internals_problems(Changed) == [
+        "WebSocketConnection._handle_ping_event takes ['self', 'event', 'extra'], "
+        "not ['self', 'event']",
+        "WebSocketConnection._handle_ping_event no longer contains 'self._send(event.response())'",
+        "WebSocketConnection._abort_web_socket no longer contains 'self._close_web_socket('",
     ]
-    with pytest.raises(RealtimeError, match=r"not compatible with trio_realtime\.transport"):
-        transport._check_internals()
+
+
+async def test_a_connection_works_without_reading_any_source(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # PyInstaller, zipapps and .pyc-only images have no sources to read.
+    def no_source(*args: object, **kwargs: object) -> NoReturn:
+        raise OSError("could not get source code")
+
+    for name in ("getsource", "getsourcelines", "findsource", "getsourcefile"):
+        monkeypatch.setattr(inspect, name, no_source)
+    with trio.fail_after(10):
+        async with ws_server(echo) as (url, log):
+            with no_leaked_tasks():
+                async with open_connection(url, ping_interval=None) as conn:
+                    await conn.send("no sources needed")
+                    assert await conn.receive() == "no sources needed"
+            await log.closed.wait()
+    assert log.close == (1000, None)
+
+
+@pytest.mark.parametrize("provider", ["openai", "gemini"])
+async def test_a_session_works_without_reading_any_source(
+    provider: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_source(*args: object, **kwargs: object) -> NoReturn:
+        raise OSError("could not get source code")
+
+    for name in ("getsource", "getsourcelines", "findsource", "getsourcefile"):
+        monkeypatch.setattr(inspect, name, no_source)
+    options = rt.ConnectionOptions(open_timeout=5, close_timeout=2, ping_interval=None)
+    with trio.fail_after(20):
+        async with open_fake_server(speed=math.inf) as server:
+            config: rt.OpenAIRealtime | rt.GeminiLive = (
+                rt.OpenAIRealtime(url=server.openai_url, api_key="k", connection=options)
+                if provider == "openai"
+                else rt.GeminiLive(url=server.gemini_url(), api_key="k", connection=options)
+            )
+            with no_leaked_tasks():
+                async with rt.connect(config) as session:
+                    await session.send_text("Hello")
+                    seen: list[object] = []
+                    async for event in session.events():
+                        seen.append(event)
+                        if isinstance(event, rt.ResponseDone):
+                            break
+            conn = await server.connection(1)
+            await conn.wait_closed()
+    assert any(isinstance(e, rt.AudioOut) for e in seen)
+    assert conn.closed is not None
+    assert conn.closed.code == 1000
 
 
 # --------------------------------------------------------------------------- the leak check

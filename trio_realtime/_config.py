@@ -264,6 +264,10 @@ class ConnectionOptions:
     ssl_context: ssl.SSLContext | None = attrs.field(default=None, repr=False, eq=False)
 
 
+#: Attributes of provider configurations that hold credentials.
+_SECRET_FIELDS = ("api_key", "access_token", "azure_ad_token")
+
+
 class ProviderConfig(abc.ABC):
     """A provider configuration: where to connect and which protocol machine to run."""
 
@@ -298,11 +302,28 @@ class ProviderConfig(abc.ABC):
     def connection(self) -> ConnectionOptions:
         """Transport knobs."""
 
+    def secrets(self) -> frozenset[str]:
+        """The credential values of this configuration, for redaction.
+
+        The API keys and tokens it holds (``api_key``, ``access_token``,
+        ``azure_ad_token``, whichever it has) and every credential `endpoint`
+        would send (from the environment too), with their URL-encoded forms.
+        Nothing when no credentials are configured.
+        """
+        from .errors import secret_values
+
+        configured = [getattr(self, name, None) for name in _SECRET_FIELDS]
+        try:
+            url, headers = self.endpoint()
+        except ConfigurationError:
+            url, headers = "", []
+        return secret_values(url, headers, [v for v in configured if isinstance(v, str)])
+
     def redacted_url(self) -> str:
         """The endpoint URL safe to show (secrets removed)."""
         from .errors import redact_url
 
-        return redact_url(self.endpoint_url_hint())
+        return redact_url(self.endpoint_url_hint(), self.secrets())
 
     def endpoint_url_hint(self) -> str:
         """The URL without requiring credentials (for messages)."""

@@ -11,9 +11,9 @@ misuse from two tasks at once stays `trio.BusyResourceError`, as in Trio.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 __all__ = [
     "AuthenticationError",
@@ -29,6 +29,8 @@ __all__ = [
     "SessionClosed",
     "redact_headers",
     "redact_url",
+    "scrub_exception",
+    "secret_values",
 ]
 
 #: Header names whose values are secrets (compared case-insensitively).
@@ -49,6 +51,12 @@ SECRET_QUERY = frozenset({"key", "api_key", "api-key", "access_token", "token", 
 
 REDACTED = "<redacted>"
 
+#: Configured secrets shorter than this are not searched for in free text (a
+#: test key such as ``"test"`` would blank out ordinary words). They are still
+#: hidden where their position gives them away: secret headers, secret URL
+#: query parameters, bearer tokens.
+MIN_SECRET_LENGTH = 8
+
 # The token stops before a trailing full stop or quote, so sentences keep their end.
 # A token is at least 8 characters, so that prose ("Missing bearer or basic
 # authentication", the service's own words) is not mangled.
@@ -60,12 +68,12 @@ _SECRET_PARAM = re.compile(
 )
 
 
-def redact_url(url: str) -> str:
-    """Return `url` with secret query parameters and user info replaced."""
+def redact_url(url: str, secrets: Collection[str] = ()) -> str:
+    """Return `url` with secret query parameters, user info and `secrets` replaced."""
     try:
         parts = urlsplit(url)
     except ValueError:
-        return _KEYLIKE.sub(REDACTED, _SECRET_PARAM.sub(r"\1" + REDACTED, url))
+        return redact_text(_SECRET_PARAM.sub(r"\1" + REDACTED, url), secrets)
     netloc = parts.netloc
     if "@" in netloc:
         netloc = REDACTED + "@" + netloc.rsplit("@", 1)[1]
@@ -75,11 +83,12 @@ def redact_url(url: str) -> str:
         query = urlencode(
             [(k, REDACTED if k.lower() in SECRET_QUERY else v) for k, v in pairs], safe="<>"
         )
-    return _KEYLIKE.sub(REDACTED, urlunsplit((parts.scheme, netloc, parts.path, query, "")))
+    return redact_text(urlunsplit((parts.scheme, netloc, parts.path, query, "")), secrets)
 
 
 def redact_headers(
     headers: Mapping[str, str] | Iterable[tuple[str, str]] | Iterable[tuple[bytes, bytes]],
+    secrets: Collection[str] = (),
 ) -> list[tuple[str, str]]:
     """Return headers as `(name, value)` pairs with secret values replaced."""
     items = headers.items() if isinstance(headers, Mapping) else headers
@@ -87,26 +96,121 @@ def redact_headers(
     for name, value in items:
         n = name.decode("latin-1") if isinstance(name, bytes) else str(name)
         v = value.decode("latin-1") if isinstance(value, bytes) else str(value)
-        out.append((n, REDACTED if n.lower() in SECRET_HEADERS else redact_text(v)))
+        out.append((n, REDACTED if n.lower() in SECRET_HEADERS else redact_text(v, secrets)))
     return out
 
 
-def redact_text(text: str) -> str:
-    """Return `text` with bearer tokens and key-shaped strings replaced."""
+def redact_text(text: str, secrets: Collection[str] = ()) -> str:
+    """Return `text` with `secrets`, bearer tokens and key-shaped strings replaced.
+
+    `secrets` are exact values (configured keys and tokens, whatever their
+    shape); those shorter than `MIN_SECRET_LENGTH` are ignored here.
+    """
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= MIN_SECRET_LENGTH and secret in text:
+            text = text.replace(secret, REDACTED)
     return _KEYLIKE.sub(REDACTED, _BEARER.sub(r"\1 " + REDACTED, text))
 
 
-def _redact_value(value: object) -> object:
+def secret_values(
+    url: str = "",
+    headers: Iterable[tuple[str, str]] = (),
+    extra: Iterable[str | None] = (),
+) -> frozenset[str]:
+    """The secret strings a connection carries, to hand to the redacting functions.
+
+    Collected from the values of secret headers (``Authorization``,
+    ``api-key``, ``x-goog-api-key``…; for ``Authorization`` also the
+    credential after its scheme), secret URL query parameters (``key=``,
+    ``access_token=``…), the URL's user info, and `extra` (configured values,
+    `None` skipped). Each comes with its URL-encoded forms, as it would appear
+    in a URL.
+    """
+    found: set[str] = {value for value in extra if value}
+    for name, value in headers:
+        if name.lower() in SECRET_HEADERS and value:
+            found.add(value)
+            scheme_and_credential = value.split(None, 1)
+            if len(scheme_and_credential) == 2:
+                found.add(scheme_and_credential[1].strip())
+    if url:
+        try:
+            parts = urlsplit(url)
+            pairs = parse_qsl(parts.query, keep_blank_values=True)
+        except ValueError:
+            parts, pairs = None, []
+        found.update(v for k, v in pairs if k.lower() in SECRET_QUERY and v)
+        if parts is not None and parts.password:
+            found.add(parts.password)
+    encoded = {form for value in found for form in (quote(value, safe=""), quote_plus(value))}
+    return frozenset(v for v in found | encoded if v)
+
+
+def _redact_value(value: object, secrets: Collection[str] = ()) -> object:
     """Redact the strings inside a decoded message (str, dict, list), leaving the rest."""
     if isinstance(value, str):
-        return redact_text(value)
+        return redact_text(value, secrets)
     if isinstance(value, dict):
-        return {k: _redact_value(v) for k, v in value.items()}
+        return {k: _redact_value(v, secrets) for k, v in value.items()}
     if isinstance(value, list):
-        return [_redact_value(v) for v in value]
+        return [_redact_value(v, secrets) for v in value]
     if isinstance(value, tuple):
-        return tuple(_redact_value(v) for v in value)
+        return tuple(_redact_value(v, secrets) for v in value)
     return value
+
+
+def _shows_secret(exc: BaseException, secrets: Collection[str]) -> bool:
+    """Whether a foreign exception exposes a secret in its text, args, notes or attributes."""
+    try:
+        shown = [str(exc), repr(exc), repr(exc.args), repr(vars(exc))]
+    except Exception:  # a broken __repr__: assume the worst
+        return True
+    return any(redact_text(text, secrets) != text for text in shown)
+
+
+def scrub_exception(exc: BaseException, secrets: Collection[str] = ()) -> None:
+    """Remove `secrets` and key-shaped strings from `exc` and everything chained to it.
+
+    Works in place, on the whole ``__cause__`` / ``__context__`` chain (and
+    the members of exception groups). Errors of this library are redacted:
+    their message, ``args``, attributes and notes. Any other exception that
+    shows a secret (a third-party error keeping raw response headers, say) is
+    unlinked from the chain, and the exception that pointed to it gets a note
+    saying so: a redacted copy of a foreign exception cannot be made safely.
+    """
+    wanted = [s for s in secrets if len(s) >= MIN_SECRET_LENGTH]
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, RealtimeError):
+            for name, value in list(vars(current).items()):
+                cleaned = _redact_value(value, wanted)
+                if cleaned != value:
+                    setattr(current, name, cleaned)
+            current.args = tuple(_redact_value(a, wanted) for a in current.args)
+        for attribute in ("__cause__", "__context__"):
+            linked: BaseException | None = getattr(current, attribute)
+            if linked is None:
+                continue
+            if (
+                not isinstance(linked, (RealtimeError, BaseExceptionGroup))
+                and id(linked) not in seen
+                and _shows_secret(linked, wanted)
+            ):
+                setattr(current, attribute, None)
+                if attribute == "__cause__":
+                    current.__suppress_context__ = True
+                current.add_note(
+                    f"(A chained {type(linked).__name__} was removed because it showed a secret.)"
+                )
+            else:
+                stack.append(linked)
+        if isinstance(current, BaseExceptionGroup):
+            stack.extend(current.exceptions)
 
 
 class RealtimeError(Exception):
@@ -172,11 +276,16 @@ class HandshakeError(RealtimeError):
         headers: Iterable[tuple[Any, Any]] | Mapping[str, str] = (),
         body: bytes | str = b"",
         url: str = "",
+        secrets: Collection[str] = (),
     ) -> HandshakeError:
-        """Build the right subclass for a refused upgrade with this HTTP status."""
+        """Build the right subclass for a refused upgrade with this HTTP status.
+
+        `secrets` (configured keys and tokens) are redacted from the message,
+        headers and body along with the known key shapes.
+        """
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-        where = f" by {redact_url(url)}" if url else ""
-        snippet = redact_text(" ".join(text.split()))
+        where = f" by {redact_url(url, secrets)}" if url else ""
+        snippet = redact_text(" ".join(text.split()), secrets)
         if len(snippet) > 300:
             snippet = snippet[:300] + "…"
         detail = f": {snippet}" if snippet else "."
@@ -190,13 +299,16 @@ class HandshakeError(RealtimeError):
         else:
             kind = HandshakeError
             what = "The WebSocket upgrade was refused"
-        return kind(
+        error = kind(
             f"{what}{where} (HTTP {status}){detail}",
             status=status,
             headers=headers,
-            body=body,
+            body=text,
             url=url,
         )
+        if secrets:
+            scrub_exception(error, secrets)
+        return error
 
 
 class AuthenticationError(HandshakeError):

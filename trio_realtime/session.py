@@ -32,6 +32,7 @@ from .errors import (
     ProtocolError,
     RealtimeError,
     SessionClosed,
+    scrub_exception,
 )
 from .events import (
     AudioOut,
@@ -277,7 +278,9 @@ class RealtimeSession:
                 if ev.fatal:
                     # The provider refused the session's configuration (or credentials).
                     if self._failure is None:
-                        self._failure = explain_error_event(self.config.provider, ev)
+                        self._failure = self._scrubbed(
+                            explain_error_event(self.config.provider, ev)
+                        )
                     self._ready.set()
             buffer.put(ev)
         if buffer.overfull and not self._ended:
@@ -287,6 +290,11 @@ class RealtimeSession:
                     "events that cannot be dropped are waiting, so the session was closed."
                 )
             )
+
+    def _scrubbed(self, exc: RealtimeError) -> RealtimeError:
+        """`exc` without the configuration's secrets (the service's text may echo them)."""
+        scrub_exception(exc, self.config.secrets())
+        return exc
 
     # The transport calls this once the current connection has ended.
     def _on_close(self, failure: RealtimeError | None) -> None:
@@ -300,11 +308,13 @@ class RealtimeSession:
             return
         if failure is not None and self._failure is None and not self._closing:
             # The service's own words, when it said why it closed.
-            failure = explain_close(
-                failure,
-                provider=self.config.provider,
-                error=self._protocol.last_error,
-                ready=self._protocol.ready,
+            failure = self._scrubbed(
+                explain_close(
+                    failure,
+                    provider=self.config.provider,
+                    error=self._protocol.last_error,
+                    ready=self._protocol.ready,
+                )
             )
         self._end(failure)
 
@@ -386,6 +396,7 @@ class RealtimeSession:
                 max_queue=opts.max_queue,
                 on_message=on_message,
                 on_close=on_close,
+                secrets=self.config.secrets(),
             ) as conn:
                 self._conn_done[conn] = done
                 started = True
@@ -556,6 +567,9 @@ class RealtimeSession:
             self._deliver(local)
 
     async def _command(self, command: Command) -> None:
+        # A cancelled caller sees Cancelled, not the session's end that the
+        # same cancellation may already have caused (as Trio's channels do).
+        await trio.lowlevel.checkpoint_if_cancelled()
         self._check_open()
         self._send_command(command)
         await trio.lowlevel.checkpoint()
@@ -573,6 +587,7 @@ class RealtimeSession:
             SessionClosed: the session was closed.
             ConnectionLost: the connection ended.
         """
+        await trio.lowlevel.checkpoint_if_cancelled()
         self._check_open()
         rate = self._protocol.input_sample_rate
         if frame.sample_rate != rate or frame.channels != 1:
@@ -631,6 +646,7 @@ class RealtimeSession:
 
     async def flush_audio(self) -> None:
         """Send audio held back while waiting for a whole chunk (and the resampler's tail)."""
+        await trio.lowlevel.checkpoint_if_cancelled()
         self._check_open()
         frames = self._pending_audio
         if self._resampler is not None:
@@ -727,6 +743,7 @@ class RealtimeSession:
         Returns once the change is queued (OpenAI) or the new connection is
         ready (Gemini).
         """
+        await trio.lowlevel.checkpoint_if_cancelled()
         specs: list[ToolSpec] | None = None
         if tools is not None:
             specs = tool_specs(tools)

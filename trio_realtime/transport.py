@@ -15,39 +15,45 @@ that waits forever) and contains the close-time races listed in
   crash;
 - leaving the block closes the socket gracefully within ``close_timeout``
   (shielded from outside cancellation), then forcefully, and leaves no task
-  running; exactly one exception reaches the caller.
+  running; exactly one exception reaches the caller. Whichever task starts
+  the close, the socket is released (and every other closer woken) even when
+  that task is cancelled.
 
-We build trio-websocket's ``WebSocketConnection`` ourselves instead of using
+We build trio-websocket's connection ourselves instead of using
 ``open_websocket_url``: its reader task then runs in our nursery (under our
 exception handling), its connect and disconnect steps are bounded by our own
 ``open_timeout`` and ``close_timeout`` (the role of its ``connect_timeout`` and
 ``disconnect_timeout``, whose 60 s defaults never apply), and reads use Trio's
 default buffer (``receive_buffer_size=None``).
 
-Received messages are handed over without an extra task switch: trio-websocket's
-reader task puts each complete message into ``_send_channel``; we replace that
-channel with `_MessageSink`, which either calls ``on_message`` right there or
-buffers the message for `Connection.receive`. Every reliance on trio-websocket
-internals lives in this module and is checked by `_internals_problems` (a test
-fails loudly when an upgrade breaks it, and opening a connection refuses to run
-on an incompatible version).
+Received messages are handed over without an extra task switch:
+`_ClientWebSocket`, a subclass of trio-websocket's ``WebSocketConnection``,
+replaces the handler its reader task calls for each message, and passes every
+complete message straight to ``on_message`` (or to `Connection.receive`'s
+queue). The handful of trio-websocket internals this relies on are listed on
+that class; ``pyproject.toml`` pins the versions they were checked against,
+and ``tests/test_transport.py`` fails loudly when an upgrade changes them.
+
+Secrets: the credentials a connection sends (secret headers, ``key=`` and
+other secret query parameters) and any ``secrets`` the caller names are
+redacted from everything this module raises, records or logs, and no
+third-party exception that keeps raw response headers or bodies is chained.
 """
 
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import math
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
-from typing import NoReturn
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import trio
 import trio.lowlevel
-import trio_websocket
 import wsproto
 import wsproto.events
 import wsproto.utilities
@@ -62,7 +68,10 @@ from .errors import (
     ProtocolError,
     RealtimeError,
     SessionClosed,
+    redact_text,
     redact_url,
+    scrub_exception,
+    secret_values,
 )
 
 __all__ = ["Connection", "open_connection"]
@@ -81,108 +90,97 @@ _RUNTIME_ERRORS = (
 MessageHandler = Callable[[str | bytes], None]
 CloseHandler = Callable[[RealtimeError | None], None]
 
-_TOO_BIG_PREFIX = "Exceeded maximum message size"
+
+# --------------------------------------------------------------------------- trio-websocket
 
 
-# --------------------------------------------------------------------------- internals check
+class _ClientWebSocket(WebSocketConnection):
+    """trio-websocket's client connection, with the hooks our transport needs.
 
+    trio-websocket's reader task (``_reader_task``, which `Connection` runs in
+    its own nursery) sends the upgrade request, feeds what it reads to
+    wsproto, and calls ``self._handle_<event>_event`` for each wsproto event;
+    ``_close_web_socket(code, reason)`` is where it records a close, whether
+    the peer's close frame or a dropped connection. This class overrides:
 
-def _internals_problems() -> list[str]:
-    """List what this module expects of trio-websocket's internals but does not find.
+    - ``_handle_message_event``: each complete message goes straight to the
+      `Connection` (``on_message`` called synchronously in the reader task, or
+      the connection's own queue): no channel in between, no task switch per
+      message. A message over ``max_size`` fails the connection (close 1009)
+      and the rest of it is discarded as it arrives, never held in memory.
+    - ``_handle_ping_event``: pongs only while the connection is open
+      (trio-websocket #184: a pong during our close raised in the reader).
+    - ``_handle_accept_connection_event`` and ``_close_web_socket``: extended
+      to tell the `Connection` that the upgrade completed / the WebSocket closed.
 
-    An empty list means the installed trio-websocket matches what this module
-    was written against (0.12.2). Checked once per process before the first
-    connection opens, and by the test suite.
+    and calls ``_reader_task`` and ``_send`` (its locked frame writer, for a
+    close frame trio-websocket would not send). Everything else goes through
+    the public API (``send_message``, ``ping``, ``aclose``, ``closed``).
+    These six names are trio-websocket internals: ``pyproject.toml`` pins
+    ``trio-websocket>=0.12.2,<0.13`` and ``tests/test_transport.py`` checks
+    that they still behave as described.
     """
-    problems: list[str] = []
-    cls = WebSocketConnection
-    for name in (
-        "_reader_task",
-        "_send",
-        "_handle_ping_event",
-        "_handle_message_event",
-        "_handle_close_connection_event",
-        "_close_web_socket",
-        "_abort_web_socket",
-    ):
-        if not callable(getattr(cls, name, None)):
-            problems.append(f"WebSocketConnection.{name} is missing")
-    expected_source = {
-        "__init__": [
-            "self._send_channel, self._recv_channel",
-            "self._close_reason",
-            "self._wsproto = ws_connection",
-            "self._stream = stream",
-            "self._open_handshake = trio.Event()",
-        ],
-        "_reader_task": [
-            "async with self._send_channel:",
-            "Ping: self._handle_ping_event",
-            "except ConnectionClosed:",
-        ],
-        "_handle_message_event": ["await self._send_channel.send(msg)", _TOO_BIG_PREFIX],
-        "_close_web_socket": [
-            "self._close_reason = CloseReason(code, reason)",
-            "await self._send_channel.aclose()",
-        ],
-        "_handle_accept_connection_event": ["self._open_handshake.set()"],
-    }
-    for name, fragments in expected_source.items():
-        try:
-            source = inspect.getsource(getattr(cls, name))
-        except (AttributeError, OSError, TypeError):
-            problems.append(f"cannot read the source of WebSocketConnection.{name}")
-            continue
-        for fragment in fragments:
-            if fragment not in source:
-                problems.append(f"WebSocketConnection.{name} no longer contains {fragment!r}")
-    return problems
 
-
-_internals_checked = False
-
-
-def _check_internals() -> None:
-    global _internals_checked
-    if _internals_checked:
-        return
-    problems = _internals_problems()
-    if problems:
-        raise RealtimeError(
-            f"trio-websocket {getattr(trio_websocket, '__version__', '?')} is not compatible "
-            "with trio_realtime.transport, which relies on some of its internals: "
-            + "; ".join(problems)
+    def __init__(
+        self,
+        conn: Connection,
+        stream: trio.abc.Stream,
+        *,
+        host: str,
+        path: str,
+        headers: list[tuple[bytes, bytes]],
+        max_size: int,
+    ) -> None:
+        proto = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
+        super().__init__(
+            stream,
+            proto,
+            host=host,
+            path=path,
+            client_extra_headers=headers,
+            # trio-websocket's own queue stays unused: messages go to `conn`.
+            message_queue_size=0,
+            max_message_size=max_size,
+            receive_buffer_size=None,
         )
-    _internals_checked = True
+        self.__proto = proto
+        self.__conn = conn
+        self.__max_size = max_size
+        self.__parts: list[Any] = []
+        self.__size = 0
+        self.__discarding = False
 
-
-# --------------------------------------------------------------------------- the sink
-
-
-class _MessageSink:
-    """Stands in for trio-websocket's internal ``_send_channel``.
-
-    trio-websocket's reader task calls ``send(message)`` for each complete
-    message, ``aclose()`` when the WebSocket has closed (after setting its
-    close reason), and enters it with ``async with`` for its whole life, so
-    ``aclose()`` also runs when the reader ends for any other reason.
-    """
-
-    __slots__ = ("_conn", "_on_message", "_ws")
-
-    def __init__(self, conn: Connection, ws: WebSocketConnection) -> None:
-        self._conn = conn
-        self._ws = ws
-        self._on_message = conn._on_message
-
-    async def send(self, message: str | bytes) -> None:
-        conn = self._conn
-        # Once either side has started closing, or the connection failed, later
-        # messages are dropped (after a message over max_size, trio-websocket
-        # would otherwise still hand over the rest of the batch).
-        if conn._dropping or self._ws._close_reason is not None:
+    async def _handle_message_event(
+        self, event: wsproto.events.TextMessage | wsproto.events.BytesMessage
+    ) -> None:
+        data = event.data
+        if self.__discarding:  # the rest of a message over max_size
+            self.__discarding = not event.message_finished
             return
-        on_message = self._on_message
+        size = self.__size + len(data)
+        if size > self.__max_size:
+            self.__parts = []
+            self.__size = 0
+            self.__discarding = not event.message_finished
+            self.__conn._message_too_big()
+            return
+        if not event.message_finished:
+            self.__parts.append(data)
+            self.__size = size
+            return
+        # wsproto 1.x hands whole frames as bytes; a bytearray is typed possible.
+        message: str | bytes = bytes(data) if isinstance(data, bytearray) else data
+        if self.__parts:
+            self.__parts.append(data)
+            message = "".join(self.__parts) if isinstance(data, str) else b"".join(self.__parts)
+            self.__parts = []
+            self.__size = 0
+        conn = self.__conn
+        # Once either side has started closing, or the connection failed,
+        # later messages are dropped.
+        if conn._dropping:
+            return
+        on_message = conn._on_message
         if on_message is not None:
             # The hot path: handed over synchronously inside the reader task.
             try:
@@ -190,19 +188,32 @@ class _MessageSink:
             except Exception as exc:  # recorded, never crashes the reader
                 conn._handler_failed(exc)
             return
-        # Raises ClosedResourceError/BrokenResourceError once the connection has
-        # ended or the receive side was closed: trio-websocket ignores those.
-        await conn._queue_send.send(message)
+        try:
+            await conn._queue_send.send(message)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass  # our receive side is closed: the connection is ending
 
-    async def aclose(self) -> None:
-        self._conn._reader_saw_end()
-        await trio.lowlevel.checkpoint()
+    @property
+    def protocol_state(self) -> ConnectionState:
+        """wsproto's view of the connection (it can differ from trio-websocket's `closed`)."""
+        return self.__proto.state
 
-    async def __aenter__(self) -> _MessageSink:
-        return self
+    async def _handle_ping_event(self, event: wsproto.events.Ping) -> None:
+        # Checked and sent without a checkpoint in between.
+        if self.__proto.state is ConnectionState.OPEN:
+            await super()._handle_ping_event(event)
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+    async def _handle_accept_connection_event(self, event: wsproto.events.AcceptConnection) -> None:
+        await super()._handle_accept_connection_event(event)
+        self.__conn._upgraded()
+
+    async def _close_web_socket(self, code: int, reason: str | None = None) -> None:
+        await super()._close_web_socket(code, reason)
+        self.__conn._websocket_closed()
+
+    async def send_close_frame(self, code: int, reason: str) -> None:
+        """Send a close frame although trio-websocket already considers the connection closed."""
+        await self._send(wsproto.events.CloseConnection(code=code, reason=reason))
 
 
 # --------------------------------------------------------------------------- Connection
@@ -228,6 +239,7 @@ class Connection:
         self,
         url: str,
         *,
+        secrets: Collection[str],
         ping_interval: float | None,
         ping_timeout: float,
         close_timeout: float,
@@ -236,7 +248,8 @@ class Connection:
         on_message: MessageHandler | None,
         on_close: CloseHandler | None,
     ) -> None:
-        self.url = redact_url(url)
+        self._secrets = secrets
+        self.url = redact_url(url, secrets)
         self.closed = False
         self.close_code: int | None = None
         self.close_reason: str | None = None
@@ -250,10 +263,12 @@ class Connection:
         self._queue_send, self._queue_receive = trio.open_memory_channel[str | bytes](
             max_queue if on_message is None else 0
         )
-        self._ws: WebSocketConnection | None = None
+        self._ws: _ClientWebSocket | None = None
+        self._stream: trio.abc.Stream | None = None
         self._nursery: trio.Nursery | None = None
         self._opened = False
         self._accepted = False
+        self._upgrade_done = trio.Event()  # accepted, refused, or the reader ended
         self._rejection: HandshakeError | None = None
         self._reader_error: BaseException | None = None
         self._local_close = False  # close() was called by us (user, exit, failure)
@@ -265,6 +280,8 @@ class Connection:
         # stopped explicitly once the socket is released.
         self._reader_scope = trio.CancelScope(shield=True)
         self._closing = False
+        # Set (in a `finally`) by whichever task closes first, once the socket
+        # is closed: the other closers wait on it.
         self._released = trio.Event()
         # The close code a failure asked for; it wins over the caller's.
         self._close_with: tuple[int, str] | None = None
@@ -295,13 +312,17 @@ class Connection:
         if ws is None or self._local_close or self._ended.is_set():
             await trio.lowlevel.checkpoint()
             self._raise_ended()
-        # The hot path: the same mapping as `_map_exceptions`, inline (a
+        # The hot path: the same mapping as `_raise_ended`, inline (a
         # generator-based context manager costs ~1 µs per message).
         try:
             await ws.send_message(message)
         except _RUNTIME_ERRORS as exc:
             err = self._ended_error(exc)
-            raise err from err.__cause__
+        else:
+            return
+        # Raised outside the `except` block, so that trio-websocket's exception
+        # (which may quote a close reason) is not attached as its context.
+        raise err from err.__cause__
 
     async def receive(self) -> str | bytes:
         """Return the next received message, in order.
@@ -332,10 +353,16 @@ class Connection:
 
         Idempotent. Always releases the socket: the graceful close takes at most
         ``close_timeout`` seconds, and is shielded from outside cancellation for
-        that long, after which the socket is closed without ceremony. Messages
-        not yet received are discarded; later `receive` calls raise
-        `SessionClosed`. Unless the connection had already failed, `failure`
-        stays `None` and `close_code` is the `code` given here.
+        that long, after which the socket is closed without ceremony. When
+        another task is already closing the connection, waits for that close
+        (within the same bound) instead of starting another. Messages not yet
+        received are discarded; later `receive` calls raise `SessionClosed`.
+        Unless the connection had already failed, `failure` stays `None` and
+        `close_code` is the `code` given here.
+
+        A cancelled caller still returns only once the socket is released
+        (within ``close_timeout``), without raising `trio.Cancelled`; its next
+        checkpoint does.
 
         Args:
             code: the WebSocket close code to send (1000 = normal closure).
@@ -356,15 +383,30 @@ class Connection:
         """Wait until the connection has ended, for any reason (see `failure`)."""
         await self._ended.wait()
 
+    # ------------------------------------------------------------------ secrets
+
+    def _scrubbed(self, exc: RealtimeError) -> RealtimeError:
+        """`exc` with this connection's secrets removed from it and its chain."""
+        scrub_exception(exc, self._secrets)
+        return exc
+
+    def _log_exception(self, level: int, message: str, exc: BaseException) -> None:
+        """Log `message` with the traceback of `exc`, secrets redacted from both."""
+        if log.isEnabledFor(level):
+            text = "".join(traceback.format_exception(exc)).rstrip()
+            log.log(level, "%s\n%s", message, redact_text(text, self._secrets))
+
     # ------------------------------------------------------------------ ending
 
     def _record_end(self, failure: RealtimeError | None, code: int, reason: str) -> None:
         """Record how the connection ended (first call wins), then wake waiters."""
         if self._ended.is_set():
             return
+        if failure is not None:
+            self._scrubbed(failure)
         self.closed = True
         self.close_code = code
-        self.close_reason = reason
+        self.close_reason = redact_text(reason, self._secrets)
         self.failure = failure
         self._dropping = True
         # Receivers first drain what was already queued, then see EndOfChannel.
@@ -376,8 +418,12 @@ class Connection:
         if on_close is not None and self._opened:
             try:
                 on_close(failure)
-            except Exception:
-                log.exception("the on_close callback of the connection to %s failed", self.url)
+            except Exception as exc:
+                self._log_exception(
+                    logging.ERROR,
+                    f"the on_close callback of the connection to {self.url} failed",
+                    exc,
+                )
 
     def _begin_local_close(self, code: int, reason: str) -> None:
         if not self._local_close:
@@ -403,6 +449,14 @@ class Connection:
             code, reason = 1011, "internal error"
         self._fail_and_close(failure, code, reason)
 
+    def _message_too_big(self) -> None:
+        """The reader met a message over max_size (its rest is being discarded)."""
+        failure = ProtocolError(
+            f"The server sent a message larger than max_size ({self._max_size} bytes); "
+            "the connection was closed with code 1009."
+        )
+        self._fail_and_close(failure, 1009, f"message over {self._max_size} bytes")
+
     def _fail_and_close(self, failure: RealtimeError, code: int, reason: str) -> None:
         self._dropping = True
         self._record_end(failure, code, reason)
@@ -412,31 +466,30 @@ class Connection:
         if nursery is not None and not self._closing:
             nursery.start_soon(self._close, code, reason, name="trio_realtime transport close")
 
+    def _upgraded(self) -> None:
+        """The reader saw the server accept the upgrade."""
+        self._accepted = True
+        self._upgrade_done.set()
+
+    def _websocket_closed(self) -> None:
+        """trio-websocket recorded a close (the peer's frame, or a drop)."""
+        self._dropping = True
+        self._reader_saw_end()
+
     def _reader_saw_end(self) -> None:
-        """The reader closed the sink: work out why, unless we already know."""
+        """The WebSocket closed or the reader ended: work out why, unless we already know."""
         ws = self._ws
         if ws is None or not self._accepted or self._ended.is_set():
             return
         self._dropping = True
-        why = ws._close_reason
-        state = ws._wsproto.state
+        why = ws.closed
         failure: RealtimeError
         if why is None or why.code == 1006:
             lost = ConnectionLost.from_close(None, None)
             if self._reader_error is not None:
                 lost.__cause__ = self._reader_error
             failure, code, reason = lost, 1006, ""
-        elif (
-            why.code == 1009
-            and state is ConnectionState.LOCAL_CLOSING
-            and (why.reason or "").startswith(_TOO_BIG_PREFIX)
-        ):
-            failure = ProtocolError(
-                f"The server sent a message larger than max_size ({self._max_size} bytes); "
-                "the connection was closed with code 1009."
-            )
-            code, reason = 1009, why.reason or ""
-        elif state is ConnectionState.OPEN or state is ConnectionState.LOCAL_CLOSING:
+        elif ws.protocol_state in (ConnectionState.OPEN, ConnectionState.LOCAL_CLOSING):
             # wsproto could not parse a frame: it made up this close itself.
             failure = ProtocolError(
                 f"The server sent an invalid WebSocket frame ({why.reason}); "
@@ -472,31 +525,27 @@ class Connection:
         else:
             err = ConnectionLost(f"The connection to {self.url} is closing.", code=self.close_code)
         err.__cause__ = failure if failure is not None else cause
-        return err
+        return self._scrubbed(err)
 
     def _raise_ended(self, cause: BaseException | None = None) -> NoReturn:
         err = self._ended_error(cause)
         raise err from err.__cause__
 
-    @contextmanager
-    def _map_exceptions(self) -> Iterator[None]:
-        """The one place where trio-websocket's runtime exceptions become ours."""
-        try:
-            yield
-        except _RUNTIME_ERRORS as exc:
-            err = self._ended_error(exc)
-            raise err from err.__cause__
-
     # ------------------------------------------------------------------ closing
 
     async def _close(self, code: int, reason: str) -> None:
-        """Close gracefully within close_timeout (shielded), then forcefully."""
+        """Close gracefully within close_timeout (shielded), then forcefully.
+
+        Never raises, and never checkpoints outside a shield: a cancelled
+        caller returns once the socket is released.
+        """
         if self._closing:
-            # Someone else is closing: wait for them, within the same bound.
+            # Another task is closing. It releases the socket within the same
+            # bound, even if it is cancelled (see the `finally` below).
             with trio.CancelScope(shield=True) as scope:
                 scope.deadline = trio.current_time() + self._close_timeout
                 await self._released.wait()
-            if not self._released.is_set():
+            if not self._released.is_set():  # pragma: no cover - belt and braces
                 await self._force_close()
             return
         self._closing = True
@@ -507,10 +556,9 @@ class Connection:
             with trio.CancelScope(shield=True) as scope:
                 scope.deadline = trio.current_time() + self._close_timeout
                 if ws is not None and not self._reader_done.is_set():
-                    state = ws._wsproto.state
-                    if state is ConnectionState.OPEN:
-                        with self._suppress_closed():
-                            if ws._close_reason is None:
+                    if ws.protocol_state is ConnectionState.OPEN:
+                        try:
+                            if ws.closed is None:
                                 # Sends the close frame, waits for the reply,
                                 # then closes the stream.
                                 await ws.aclose(code, reason or None)
@@ -518,9 +566,9 @@ class Connection:
                                 # trio-websocket thinks it is closed but wsproto
                                 # does not (a frame it could not parse): say
                                 # goodbye without waiting for an answer.
-                                await ws._send(
-                                    wsproto.events.CloseConnection(code=code, reason=reason)
-                                )
+                                await ws.send_close_frame(code, reason)
+                        except _RUNTIME_ERRORS:
+                            pass  # it is closed, which was the point
                     # After a close frame from the peer, the RFC has the client
                     # wait for the server to close TCP: the reader sees it.
                     await self._reader_done.wait()
@@ -528,50 +576,46 @@ class Connection:
             await self._force_close()
 
     async def _force_close(self) -> None:
-        ws = self._ws
-        if ws is not None:
-            await trio.aclose_forcefully(ws._stream)
-        else:
-            await trio.lowlevel.checkpoint()
-        self._released.set()
-        # The reader normally ends by itself once the stream is closed.
-        self._reader_scope.cancel()
-
-    @contextmanager
-    def _suppress_closed(self) -> Iterator[None]:
+        """Drop the socket and mark it released, whatever the caller's cancel state."""
         try:
-            yield
-        except (
-            ConnectionClosed,
-            wsproto.utilities.LocalProtocolError,
-            trio.BrokenResourceError,
-            trio.ClosedResourceError,
-        ):
-            pass
+            stream = self._stream
+            if stream is not None:
+                # Shielded: in a cancelled task, aclose_forcefully would raise
+                # Cancelled before the release below.
+                with trio.CancelScope(shield=True):
+                    await trio.aclose_forcefully(stream)
+        finally:
+            self._released.set()
+            # The reader normally ends by itself once the stream is closed.
+            self._reader_scope.cancel()
 
     # ------------------------------------------------------------------ tasks
 
-    async def _run_reader(self, ws: WebSocketConnection) -> None:
+    async def _run_reader(self, ws: _ClientWebSocket) -> None:
         """trio-websocket's reader, with nothing allowed to escape from it."""
         try:
             with self._reader_scope:
                 await ws._reader_task()
         except ConnectionRejected as exc:
-            rejection = HandshakeError.from_response(
-                exc.status_code, headers=exc.headers, body=exc.body or b"", url=self.url
+            # Rebuilt, redacted, and not chained: the original keeps the raw
+            # response headers and body.
+            self._rejection = HandshakeError.from_response(
+                exc.status_code,
+                headers=exc.headers,
+                body=exc.body or b"",
+                url=self.url,
+                secrets=self._secrets,
             )
-            rejection.__cause__ = exc
-            self._rejection = rejection
         except (
             wsproto.utilities.LocalProtocolError,
             trio.BrokenResourceError,
             trio.ClosedResourceError,
         ) as exc:
             # A race while closing (trio-websocket #184 and friends): it is closed.
-            log.debug("reader of %s ended on %r", self.url, exc)
+            log.debug("reader of %s ended on %s", self.url, type(exc).__name__)
             self._reader_error = exc
         except Exception as exc:
-            log.debug("reader of %s failed", self.url, exc_info=True)
+            self._log_exception(logging.DEBUG, f"reader of {self.url} failed", exc)
             self._reader_error = exc
             if self._accepted and not self._ended.is_set():
                 failure = ConnectionLost(
@@ -582,8 +626,7 @@ class Connection:
                 self._record_end(failure, 1011, "internal error")
         finally:
             self._dropping = True
-            if not ws._open_handshake.is_set():
-                ws._open_handshake.set()  # wake the opener: it will not complete
+            self._upgrade_done.set()  # wake the opener, if it still waits
             self._reader_saw_end()
             self._reader_done.set()
             # The reader is gone: nothing reads the socket any more.
@@ -602,12 +645,7 @@ class Connection:
             with trio.move_on_after(self._ping_timeout) as scope:
                 try:
                     await ws.ping()
-                except (
-                    ConnectionClosed,
-                    wsproto.utilities.LocalProtocolError,
-                    trio.BrokenResourceError,
-                    trio.ClosedResourceError,
-                ):
+                except _RUNTIME_ERRORS:
                     return  # closing already: the close path reports why
             if scope.cancelled_caught:
                 if self._ended.is_set():
@@ -626,29 +664,6 @@ class Connection:
 
     # ------------------------------------------------------------------ opening
 
-    def _install(self, ws: WebSocketConnection) -> None:
-        """Plug our sink and our ping handler into a fresh trio-websocket connection."""
-        self._ws = ws
-        ws._send_channel = _MessageSink(self, ws)  # type: ignore[assignment]
-        original_accept = ws._handle_accept_connection_event
-
-        async def on_accept(event: wsproto.events.AcceptConnection) -> None:
-            self._accepted = True
-            await original_accept(event)
-
-        async def on_ping(event: wsproto.events.Ping) -> None:
-            # trio-websocket #184: an automatic pong while our close frame is in
-            # flight makes wsproto raise inside the reader task. Only answer
-            # while the connection is open (checked and sent without a
-            # checkpoint in between).
-            if ws._wsproto.state is ConnectionState.OPEN:
-                await ws._send(event.response())
-            else:
-                await trio.lowlevel.checkpoint()
-
-        ws._handle_accept_connection_event = on_accept  # type: ignore[method-assign]
-        ws._handle_ping_event = on_ping  # type: ignore[method-assign]
-
     async def _open(
         self,
         nursery: trio.Nursery,
@@ -658,28 +673,23 @@ class Connection:
         resource: str,
         headers: list[tuple[bytes, bytes]],
         open_timeout: float,
-        max_queue: int,
     ) -> None:
-        _check_internals()
         self._nursery = nursery
-        stream: trio.abc.Stream | None = None
         try:
             with trio.move_on_after(open_timeout) as scope:
                 with _map_open_errors(self.url):
-                    stream = await connect()
-                    ws = WebSocketConnection(
-                        stream,
-                        wsproto.WSConnection(wsproto.ConnectionType.CLIENT),
-                        host=host_header,
-                        path=resource,
-                        client_extra_headers=headers,
-                        message_queue_size=max_queue,
-                        max_message_size=self._max_size,
-                        receive_buffer_size=None,
-                    )
-                    self._install(ws)
-                    nursery.start_soon(self._run_reader, ws, name="trio_realtime transport reader")
-                    await ws._open_handshake.wait()
+                    self._stream = await connect()
+                ws = _ClientWebSocket(
+                    self,
+                    self._stream,
+                    host=host_header,
+                    path=resource,
+                    headers=headers,
+                    max_size=self._max_size,
+                )
+                self._ws = ws
+                nursery.start_soon(self._run_reader, ws, name="trio_realtime transport reader")
+                await self._upgrade_done.wait()
             if scope.cancelled_caught:
                 raise HandshakeError(
                     f"The connection to {self.url} did not complete its opening handshake "
@@ -696,14 +706,18 @@ class Connection:
                 )
                 err.__cause__ = self._reader_error
                 raise err
-        except BaseException:
-            if stream is not None:
-                with trio.CancelScope(shield=True):
-                    await trio.aclose_forcefully(stream)
-            self._released.set()
+        except BaseException as exc:
+            if isinstance(exc, RealtimeError):
+                self._scrubbed(exc)
+            if self._accepted:
+                # Cancelled just as the upgrade completed: the WebSocket is
+                # open, so close it properly (shielded, within close_timeout).
+                self._begin_local_close(1000, "")
+                await self._close(1000, "")
+            else:
+                await self._force_close()
             # Stops the reader. Nothing may checkpoint after this: a Cancelled
             # would replace the exception being raised.
-            self._reader_scope.cancel()
             nursery.cancel_scope.cancel()
             raise
         self._opened = True
@@ -711,37 +725,81 @@ class Connection:
             # Ended between the upgrade and now (peer closed at once): report it.
             try:
                 self._on_close(self.failure)
-            except Exception:
-                log.exception("the on_close callback of the connection to %s failed", self.url)
+            except Exception as exc:
+                self._log_exception(
+                    logging.ERROR,
+                    f"the on_close callback of the connection to {self.url} failed",
+                    exc,
+                )
         if self._ping_interval is not None and not self._ended.is_set():
             nursery.start_soon(
                 self._keepalive, self._ping_interval, name="trio_realtime transport keepalive"
             )
 
 
+def _clause(text: str) -> str:
+    """`text` made ready to end a sentence that adds its own full stop."""
+    return " ".join(text.split()).rstrip(" .")
+
+
+def _tls_failure(url: str, error: ssl.SSLError) -> HandshakeError:
+    """Describe a failed TLS handshake, saying when the server may not speak TLS at all."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        detail = _clause(error.verify_message or error.reason or str(error))
+        return HandshakeError(
+            f"The TLS certificate of {url} could not be verified: {detail}.", url=url
+        )
+    reason = error.reason or ""
+    if reason in _NOT_TLS_REASONS:
+        return HandshakeError(
+            f"The TLS handshake with {url} failed ({_clause(reason.lower().replace('_', ' '))}): "
+            "the server answered with something other than TLS. It may not speak TLS on "
+            "this port; if it is a plain WebSocket server, use a ws:// URL.",
+            url=url,
+        )
+    if isinstance(error, (ssl.SSLEOFError, ssl.SSLZeroReturnError)) or reason in _EOF_REASONS:
+        return HandshakeError(
+            f"The server at {url} closed the connection during the TLS handshake. It may not "
+            "speak TLS on this port (a plain WebSocket server wants a ws:// URL), or it "
+            "refused our TLS settings.",
+            url=url,
+        )
+    detail = _clause(reason.lower().replace("_", " ") if reason else str(error))
+    return HandshakeError(f"The TLS handshake with {url} failed: {detail}.", url=url)
+
+
+#: OpenSSL reasons for a TLS handshake answered by something that is not TLS
+#: (an HTTP server answering our ClientHello with a plain-text response).
+_NOT_TLS_REASONS = frozenset(
+    {
+        "WRONG_VERSION_NUMBER",
+        "HTTP_REQUEST",
+        "HTTPS_PROXY_REQUEST",
+        "PACKET_LENGTH_TOO_LONG",
+        "RECORD_LAYER_FAILURE",
+        "UNKNOWN_PROTOCOL",
+    }
+)
+#: OpenSSL reasons for a peer that hung up during the TLS handshake.
+_EOF_REASONS = frozenset({"UNEXPECTED_EOF_WHILE_READING", "EOF_OCCURRED_IN_VIOLATION_OF_PROTOCOL"})
+
+
 @contextmanager
 def _map_open_errors(url: str) -> Iterator[None]:
-    """The one place where errors while opening become `HandshakeError`."""
+    """The one place where errors while connecting become `HandshakeError`."""
     try:
         yield
     except trio.BrokenResourceError as exc:
         cause = exc.__cause__
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            detail = cause.verify_message or cause.reason or str(cause)
-            raise HandshakeError(
-                f"The TLS certificate of {url} could not be verified: {detail}.", url=url
-            ) from exc
         if isinstance(cause, ssl.SSLError):
-            raise HandshakeError(
-                f"The TLS handshake with {url} failed: {cause.reason or cause}.", url=url
-            ) from exc
+            raise _tls_failure(url, cause) from exc
         raise HandshakeError(
             f"The connection to {url} broke during the opening handshake.", url=url
         ) from exc
     except ssl.SSLError as exc:
-        raise HandshakeError(f"The TLS handshake with {url} failed: {exc}.", url=url) from exc
+        raise _tls_failure(url, exc) from exc
     except OSError as exc:
-        detail = exc.strerror or str(exc) or type(exc).__name__
+        detail = _clause(exc.strerror or str(exc) or type(exc).__name__)
         raise HandshakeError(f"Could not connect to {url}: {detail}.", url=url) from exc
     # A refused upgrade (ConnectionRejected) is raised in the reader task and
     # mapped by Connection._run_reader.
@@ -838,11 +896,13 @@ async def _connection_scope(
     max_queue: int,
     on_message: MessageHandler | None,
     on_close: CloseHandler | None,
+    secrets: Collection[str],
 ) -> AsyncIterator[Connection]:
     _check_knobs(open_timeout, ping_interval, ping_timeout, close_timeout, max_size, max_queue)
     raw_headers = _encode_headers(headers)
     conn = Connection(
         url,
+        secrets=secret_values(url, headers, secrets),
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
         close_timeout=close_timeout,
@@ -861,7 +921,6 @@ async def _connection_scope(
                 resource=resource,
                 headers=raw_headers,
                 open_timeout=open_timeout,
-                max_queue=max_queue,
             )
             try:
                 yield conn
@@ -890,6 +949,7 @@ def open_connection(
     max_queue: int = 4096,
     on_message: MessageHandler | None = None,
     on_close: CloseHandler | None = None,
+    secrets: Collection[str] = (),
 ) -> AbstractAsyncContextManager[Connection]:
     """Open a WebSocket connection: ``async with open_connection(url) as conn``.
 
@@ -934,10 +994,23 @@ def open_connection(
 
     Leaving the block, an exception in it, or cancellation from outside closes
     the socket (code 1000) within ``close_timeout``, then forcefully, and
-    leaves no task running. The block's own exception comes out unchanged,
-    never inside an exception group. Failures of the connection while the block
-    runs do not interrupt it: they are recorded in `Connection.failure` and
-    raised by the next `send` or `receive`.
+    leaves no task running. The close is as fast as the peer's answer (a
+    cancellation from outside does not wait out ``close_timeout`` when the
+    peer replies at once), and whichever task closes first, the others wait
+    only for it. Cancelled while opening, before the upgrade completed: the
+    socket is dropped at once (there is no WebSocket to close yet); after
+    it completed: the close handshake as above. The block's own exception
+    comes out unchanged, never inside an exception group. Failures of the
+    connection while the block runs do not interrupt it: they are recorded in
+    `Connection.failure` and raised by the next `send` or `receive`.
+
+    Secrets: the values of secret headers (``Authorization``, ``api-key``,
+    ``x-goog-api-key``…), secret query parameters (``key=``,
+    ``access_token=``…) and `secrets` are redacted from every error this
+    connection raises or records and from its log records, wherever they
+    appear (values shorter than 8 characters only where their position gives
+    them away). A refused upgrade's `HandshakeError` is not chained to
+    trio-websocket's exception, which keeps the raw response.
 
     Args:
         url: ``ws://`` or ``wss://`` URL. Shown redacted in every message.
@@ -952,6 +1025,8 @@ def open_connection(
         max_queue: see above.
         on_message: called with each received message; see above.
         on_close: called once with the failure (or `None`) when the connection ends.
+        secrets: more values to redact (configured keys and tokens), on top of
+            those found in `headers` and `url`.
 
     Raises:
         ConfigurationError: a malformed URL, header or knob.
@@ -991,6 +1066,7 @@ def open_connection(
         max_queue=max_queue,
         on_message=on_message,
         on_close=on_close,
+        secrets=secrets,
     )
 
 
@@ -1007,6 +1083,7 @@ def _wrap_stream(
     max_queue: int = 4096,
     on_message: MessageHandler | None = None,
     on_close: CloseHandler | None = None,
+    secrets: Collection[str] = (),
 ) -> AbstractAsyncContextManager[Connection]:
     """Like `open_connection`, over a stream that is already connected (tests, fakes).
 
@@ -1034,4 +1111,5 @@ def _wrap_stream(
         max_queue=max_queue,
         on_message=on_message,
         on_close=on_close,
+        secrets=secrets,
     )

@@ -84,6 +84,7 @@ from urllib.parse import parse_qsl
 import attrs
 import trio
 import trio_websocket
+import wsproto.utilities
 from trio_websocket import CloseReason, ConnectionClosed
 
 from .._loop import require_trio
@@ -755,7 +756,14 @@ class FakeConnection:
                     await self.close(1001, "The server is shutting down.")
                 else:
                     await self.close(1000, "")
-        except (ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError):
+        except (
+            ConnectionClosed,
+            trio.BrokenResourceError,
+            trio.ClosedResourceError,
+            # The client hung up while the upgrade was being accepted: wsproto
+            # is closing and refuses a refusal.
+            wsproto.utilities.LocalProtocolError,
+        ):
             pass
         finally:
             self._done.set()
