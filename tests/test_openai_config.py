@@ -13,7 +13,7 @@ from trio_realtime._config import ConnectionOptions, ProviderConfig
 from trio_realtime._wire import NOT_GIVEN
 from trio_realtime.errors import ConfigurationError
 from trio_realtime.events import ToolSpec
-from trio_realtime.openai import OpenAIProtocol, OpenAIRealtime
+from trio_realtime.openai import OpenAIProtocol, OpenAIRealtime, OpenAITranscription
 from trio_realtime.openai import messages as m
 
 KEY = "sk-" + "test-0123456789abcdefghij"
@@ -229,3 +229,68 @@ def test_url_with_call_id_or_transcription_intent_gets_no_model() -> None:
     assert sideband.endpoint()[0] == "wss://api.openai.com/v1/realtime?call_id=rtc_1"
     asr = OpenAIRealtime(url="wss://api.openai.com/v1/realtime?intent=transcription")
     assert asr.endpoint()[0] == "wss://api.openai.com/v1/realtime?intent=transcription"
+
+
+# --------------------------------------------------------------------------- typed keywords
+
+
+def test_truncation_and_tracing_keywords() -> None:
+    def session(**kw: Any) -> dict[str, Any]:
+        return OpenAIRealtime(api_key=KEY, **kw).session_config()
+
+    assert session(truncation=0.8)["truncation"] == {
+        "type": "retention_ratio",
+        "retention_ratio": 0.8,
+    }
+    assert session(truncation="disabled")["truncation"] == "disabled"
+    assert session(truncation=m.RetentionRatioTruncation(retention_ratio=0.5))["truncation"] == {
+        "type": "retention_ratio",
+        "retention_ratio": 0.5,
+    }
+    assert session(tracing={"workflow_name": "support"})["tracing"] == {"workflow_name": "support"}
+    assert "truncation" not in session()
+    assert "tracing" not in session()
+    # session_extra wins over the keyword.
+    assert session(truncation=0.8, session_extra={"truncation": "auto"})["truncation"] == "auto"
+    for bad in (1.2, -0.1, "sometimes", True):
+        with pytest.raises(
+            ConfigurationError, match=f"retention ratio between 0 and 1, got {bad!r}"
+        ):
+            OpenAIRealtime(api_key=KEY, truncation=bad)
+    with pytest.raises(ConfigurationError, match=r"tracing must be 'auto' or a dict.*got 'on'"):
+        OpenAIRealtime(api_key=KEY, tracing="on")
+
+
+def test_transcription_configuration() -> None:
+    config = OpenAITranscription(
+        api_key=KEY,
+        model="gpt-4o-transcribe",
+        language="fr",
+        prompt="Names: Zoë.",
+        turn_detection=None,
+    )
+    assert config.endpoint() == (
+        "wss://api.openai.com/v1/realtime?intent=transcription",
+        [("Authorization", f"Bearer {KEY}")],
+    )
+    assert config.session_config() == {
+        "type": "transcription",
+        "audio": {
+            "input": {
+                "transcription": {
+                    "model": "gpt-4o-transcribe",
+                    "language": "fr",
+                    "prompt": "Names: Zoë.",
+                },
+                "turn_detection": None,
+            }
+        },
+    }
+    # The SDK's own type accepts the update we send.
+    CLIENT_ADAPTER.validate_python({"type": "session.update", "session": config.session_config()})
+    with pytest.raises(ConfigurationError, match="instructions is for conversations"):
+        OpenAITranscription(api_key=KEY, instructions="Be brief.")
+    with pytest.raises(ConfigurationError, match="not input_transcription="):
+        OpenAITranscription(api_key=KEY, input_transcription={"model": "whisper-1"})
+    with pytest.raises(ConfigurationError, match="Bad session options"):
+        OpenAITranscription(api_key=KEY, session_extra={"audio": {"input": {"transcription": 5}}})

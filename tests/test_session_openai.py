@@ -386,3 +386,109 @@ async def test_non_blocking_tools_are_refused_for_openai() -> None:
                 with pytest.raises(rt.ProtocolError, match="only Gemini Live offers") as info:
                     await session.update(tools=[search])
                 assert info.value.side == "local"
+
+
+# --------------------------------------------------------------------------- typed session kinds
+
+
+async def test_transcription_only_session_transcribes_and_never_responds() -> None:
+    fake = FakeOpenAI()
+    with trio.fail_after(20):
+        async with open_fake_server(speed=math.inf, handlers={"openai": fake}) as server:
+            options = rt.ConnectionOptions(open_timeout=5, close_timeout=2, ping_interval=None)
+            config = rt.OpenAITranscription(
+                url=server.openai_url,
+                api_key="sk-test",
+                language="en",
+                include_logprobs=True,
+                connection=options,
+            )
+            with no_leaked_tasks():
+                async with rt.connect(config) as session:
+                    ready = await session.next_event()
+                    assert isinstance(ready, rt.SessionReady)
+                    assert session.session_id is not None
+                    assert session.session_id.startswith("sess_")
+                    await speak(session, "what time is it")
+                    seen: list[rt.Event] = []
+                    async for event in session.events():
+                        seen.append(event)
+                        if isinstance(event, rt.Transcript) and event.final:
+                            break
+                    with pytest.raises(rt.ProtocolError, match="transcription-only session"):
+                        await session.send_text("hello")
+                    with pytest.raises(rt.ProtocolError, match="cannot take Respond"):
+                        await session.respond()
+    state = fake.connections[0]
+    assert state.session["type"] == "transcription"
+    assert state.session["include"] == ["item.input_audio_transcription.logprobs"]
+    assert state.session["audio"]["input"]["transcription"]["language"] == "en"
+    kinds = [type(e).__name__ for e in seen]
+    assert kinds[:3] == ["SpeechStarted", "SpeechStopped", "InputCommitted"]
+    final = seen[-1]
+    assert isinstance(final, rt.Transcript)
+    assert (final.role, final.text) == ("user", "what time is it")
+    assert not any(isinstance(e, (rt.ResponseStarted, rt.AudioOut)) for e in seen)
+    assert client_events(fake, "response.create") == []
+
+
+async def test_transcription_only_push_to_talk_commits_without_responses() -> None:
+    fake = FakeOpenAI()
+    with trio.fail_after(20):
+        async with open_fake_server(speed=math.inf, handlers={"openai": fake}) as server:
+            options = rt.ConnectionOptions(open_timeout=5, close_timeout=2, ping_interval=None)
+            config = rt.OpenAITranscription(
+                url=server.openai_url, api_key="sk-test", turn_detection=None, connection=options
+            )
+            async with rt.connect(config) as session:
+                await session.next_event()
+                for chunk in split_frame(user_utterance("good morning", 24000), 20):
+                    await session.send_audio(chunk)
+                await session.commit_audio()
+                seen: list[rt.Event] = []
+                async for event in session.events():
+                    seen.append(event)
+                    if isinstance(event, rt.Transcript) and event.final:
+                        break
+    assert isinstance(seen[0], rt.InputCommitted)
+    assert seen[-1].text == "good morning"  # type: ignore[attr-defined]
+    assert len(client_events(fake, "input_audio_buffer.commit")) == 1
+    assert client_events(fake, "response.create") == []
+
+
+async def test_semantic_vad_session_ends_the_turn_and_replies() -> None:
+    fake = FakeOpenAI()
+    scenario = Scenario(turns=[Turn(reply="It is noon.")])
+    with trio.fail_after(20):
+        async with open_fake_server(
+            speed=math.inf, scenario=scenario, handlers={"openai": fake}
+        ) as server:
+            async with session_on(
+                server, turn_detection={"type": "semantic_vad", "eagerness": "high"}
+            ) as session:
+                await speak(session, "what time is it")
+                seen = await until(session, rt.ResponseDone)
+    state = fake.connections[0]
+    assert state.session["audio"]["input"]["turn_detection"]["type"] == "semantic_vad"
+    assert state.session["audio"]["input"]["turn_detection"]["eagerness"] == "high"
+    kinds = [type(e).__name__ for e in seen]
+    assert (
+        kinds.index("SpeechStarted") < kinds.index("SpeechStopped") < kinds.index("ResponseStarted")
+    )
+    finals = [(e.role, e.text) for e in seen if isinstance(e, rt.Transcript) and e.final]
+    assert ("user", "what time is it") in finals
+    assert ("assistant", "It is noon.") in finals
+    # The server ended the turn and asked for the reply itself.
+    assert client_events(fake, "input_audio_buffer.commit") == []
+    assert client_events(fake, "response.create") == []
+
+
+async def test_truncation_and_tracing_reach_the_session() -> None:
+    fake = FakeOpenAI()
+    with trio.fail_after(20):
+        async with open_fake_server(speed=math.inf, handlers={"openai": fake}) as server:
+            async with session_on(server, truncation=0.5, tracing="auto") as session:
+                assert session.session_id is not None
+    session_state = fake.connections[0].session
+    assert session_state["truncation"] == {"type": "retention_ratio", "retention_ratio": 0.5}
+    assert session_state["tracing"] == "auto"

@@ -153,6 +153,9 @@ if TYPE_CHECKING:
     from .openai import (
         OpenAIRealtime as OpenAIRealtime,
     )
+    from .openai import (
+        OpenAITranscription as OpenAITranscription,
+    )
     from .session import (
         RealtimeSession as RealtimeSession,
     )
@@ -196,6 +199,7 @@ _LAZY: dict[str, str] = {
     "Interrupted": ".events",
     "InvalidToolCall": ".events",
     "OpenAIRealtime": ".openai",
+    "OpenAITranscription": ".openai",
     "ProtocolError": ".errors",
     "RateLimitError": ".errors",
     "RealtimeError": ".errors",
@@ -253,6 +257,7 @@ __all__ = [
     "Interrupted",
     "InvalidToolCall",
     "OpenAIRealtime",
+    "OpenAITranscription",
     "ProtocolError",
     "RateLimitError",
     "RealtimeError",

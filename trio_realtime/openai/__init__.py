@@ -1,6 +1,7 @@
 """OpenAI Realtime: wire messages, codec, sans-IO protocol machine and configuration."""
 
 from .config import OpenAIRealtime as OpenAIRealtime
+from .config import OpenAITranscription as OpenAITranscription
 from .protocol import OpenAIProtocol as OpenAIProtocol
 
-__all__ = ["OpenAIProtocol", "OpenAIRealtime"]
+__all__ = ["OpenAIProtocol", "OpenAIRealtime", "OpenAITranscription"]

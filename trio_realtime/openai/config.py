@@ -41,7 +41,13 @@ from .codec import to_wire as _to_wire
 if TYPE_CHECKING:
     from .protocol import OpenAIProtocol
 
-__all__ = ["DEFAULT_MODEL", "DEFAULT_TRANSCRIPTION", "OpenAIRealtime"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_TRANSCRIPTION",
+    "DEFAULT_TRANSCRIPTION_MODEL",
+    "OpenAIRealtime",
+    "OpenAITranscription",
+]
 
 #: The default realtime model.
 DEFAULT_MODEL: Final = "gpt-realtime"
@@ -51,6 +57,29 @@ DEFAULT_TRANSCRIPTION: Final[Mapping[str, Any]] = {"model": "gpt-4o-mini-transcr
 _OPENAI_URL: Final = "wss://api.openai.com/v1/realtime"
 _KEY_ENV: Final = "OPENAI_API_KEY"
 _AZURE_KEY_ENV: Final = "AZURE_OPENAI_API_KEY"
+
+
+def _check_truncation(_inst: Any, _attr: Any, value: Any) -> None:
+    if value is NOT_GIVEN or attrs.has(type(value)) or isinstance(value, Mapping):
+        return
+    if isinstance(value, str):
+        if value not in ("auto", "disabled"):
+            raise ConfigurationError(
+                "truncation must be 'auto', 'disabled' or a retention ratio between 0 and 1, "
+                f"got {value!r}."
+            )
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ConfigurationError(
+            "truncation must be 'auto', 'disabled' or a retention ratio between 0 and 1, "
+            f"got {value!r}."
+        )
+
+
+def _truncation_wire(value: Any) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return {"type": "retention_ratio", "retention_ratio": float(value)}
+    return _to_wire(value)
 
 
 @attrs.frozen(kw_only=True)
@@ -83,9 +112,20 @@ class OpenAIRealtime(ProviderConfig):
         speed: speaking speed, 0.25-1.5.
         max_output_tokens: cap per response (1-4096) or ``"inf"``.
         tool_choice: ``"auto"``, ``"none"``, ``"required"`` or a dict naming a function.
+        truncation: what the service does when the conversation outgrows the
+            model's context: ``"auto"`` (its default: drop the oldest items
+            just enough, which changes the cached prefix every time),
+            ``"disabled"`` (fail the response instead), or a retention ratio
+            between 0 and 1 such as ``0.8``: drop down to that fraction of the
+            limit at once, so truncations, and the cache misses they cost, happen
+            less often. A `RetentionRatioTruncation` or a dict is sent as is.
+        tracing: ``"auto"`` or a dict (``workflow_name``, ``group_id``,
+            ``metadata``) records the session in OpenAI's traces dashboard;
+            once on, it cannot be changed in the session. Off if `NOT_GIVEN`.
         session_extra: wire fields deep-merged into the ``session`` of the first
-            ``session.update`` (for options without a keyword here). The service
-            rejects names it does not know.
+            ``session.update`` (for options without a keyword here). They are
+            merged last, so a field set here wins over the keyword that sets
+            the same field. The service rejects names it does not know.
         organization: sent as ``OpenAI-Organization``.
         project: sent as ``OpenAI-Project``.
         azure_endpoint: an Azure OpenAI resource endpoint
@@ -115,6 +155,8 @@ class OpenAIRealtime(ProviderConfig):
     speed: float | NotGiven = NOT_GIVEN
     max_output_tokens: int | str | NotGiven = NOT_GIVEN
     tool_choice: Any = NOT_GIVEN
+    truncation: str | float | Any = attrs.field(default=NOT_GIVEN, validator=_check_truncation)
+    tracing: str | Mapping[str, Any] | NotGiven = NOT_GIVEN
     session_extra: Mapping[str, Any] = attrs.field(factory=dict)
     organization: str | None = None
     project: str | None = None
@@ -149,6 +191,14 @@ class OpenAIRealtime(ProviderConfig):
                     "or an object with a 'type' such as {'type': 'server_vad'}, "
                     f"got {self.turn_detection!r}."
                 )
+        if isinstance(self.tracing, str) and self.tracing != "auto":
+            raise ConfigurationError(
+                f"tracing must be 'auto' or a dict of workflow_name/group_id/metadata, "
+                f"got {self.tracing!r}."
+            )
+        self._check_session()
+
+    def _check_session(self) -> None:
         try:
             structure_wire(self.session_config(), m.RealtimeSession, what="session configuration")
         except ProtocolError as exc:
@@ -185,12 +235,15 @@ class OpenAIRealtime(ProviderConfig):
             base = _OPENAI_URL
         parts = urlsplit(base)
         query = parse_qsl(parts.query, keep_blank_values=True)
-        transcription_only = ("intent", "transcription") in query
-        if not transcription_only and not any(k in ("model", "call_id") for k, _ in query):
-            query.append(("model", model))
+        self._url_params(query, model)
         return urlunsplit(
             (parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment)
         )
+
+    def _url_params(self, query: list[tuple[str, str]], model: str) -> None:
+        transcription_only = ("intent", "transcription") in query
+        if not transcription_only and not any(k in ("model", "call_id") for k, _ in query):
+            query.append(("model", model))
 
     def endpoint(self) -> tuple[str, list[tuple[str, str]]]:
         """The WebSocket URL and the upgrade headers, credentials included.
@@ -266,6 +319,10 @@ class OpenAIRealtime(ProviderConfig):
             session["tool_choice"] = _to_wire(self.tool_choice)
         if self.max_output_tokens is not NOT_GIVEN:
             session["max_output_tokens"] = self.max_output_tokens
+        if self.truncation is not NOT_GIVEN:
+            session["truncation"] = _truncation_wire(self.truncation)
+        if self.tracing is not NOT_GIVEN:
+            session["tracing"] = _to_wire(self.tracing)
         return deep_merge(session, self.session_extra)
 
     def new_protocol(
@@ -284,3 +341,115 @@ class OpenAIRealtime(ProviderConfig):
         return OpenAIProtocol(
             self.session_config(), history=self.history if history is None else history
         )
+
+
+#: The transcription model `OpenAITranscription` uses by default.
+DEFAULT_TRANSCRIPTION_MODEL: Final = "gpt-4o-mini-transcribe"
+
+_REALTIME_ONLY = (
+    "voice",
+    "instructions",
+    "tools",
+    "output_modalities",
+    "speed",
+    "max_output_tokens",
+    "tool_choice",
+    "truncation",
+    "tracing",
+    "history",
+)
+
+
+@attrs.frozen(kw_only=True)
+class OpenAITranscription(OpenAIRealtime):
+    """Configuration of an OpenAI transcription-only session (``type: "transcription"``).
+
+    Input audio in, `Transcript` events (role ``"user"``) out: the service
+    runs a transcription model on each committed turn and never responds.
+    The connection asks for ``?intent=transcription``; commands that need a
+    conversation (`send_text`, `respond`, tool results, instructions, voice,
+    tools) raise `ProtocolError`. Everything else (credentials, Azure, `url`,
+    headers, `connection`) is as in `OpenAIRealtime`, whose realtime-only
+    keywords are refused here.
+
+    Attributes:
+        model: the transcription model (``"gpt-4o-mini-transcribe"``,
+            ``"gpt-4o-transcribe"``, ``"whisper-1"``…).
+        language: ISO-639-1 code of the speech (``"en"``); improves accuracy
+            and latency. Detected if `None`.
+        prompt: text to guide the transcription (vocabulary, spelling, style).
+        include_logprobs: ask for the log probabilities of each transcript
+            (``include: ["item.input_audio_transcription.logprobs"]``), at the
+            cost of larger events; they stay in each event's ``raw``.
+        turn_detection: `NOT_GIVEN` keeps the service default (server VAD);
+            `None` for push-to-talk (`commit_audio()` ends each segment);
+            models without VAD support (``gpt-realtime-whisper``) need `None`.
+    """
+
+    model: str = DEFAULT_TRANSCRIPTION_MODEL
+    language: str | None = None
+    prompt: str | None = None
+    include_logprobs: bool = False
+    input_transcription: Any = NOT_GIVEN
+
+    def __attrs_post_init__(self) -> None:
+        fields = attrs.fields_dict(OpenAIRealtime)
+        for name in _REALTIME_ONLY:
+            value = getattr(self, name)
+            default: Any = fields[name].default
+            if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+                default = default.factory()
+            if value != default and not (name == "history" and not value):
+                raise ConfigurationError(
+                    f"{name} is for conversations; a transcription-only session cannot take it "
+                    f"(got {name}={value!r})."
+                )
+        if self.input_transcription is not NOT_GIVEN:
+            raise ConfigurationError(
+                "OpenAITranscription takes model=, language= and prompt= for its "
+                f"transcription, not input_transcription={self.input_transcription!r}."
+            )
+        super().__attrs_post_init__()
+
+    def _check_session(self) -> None:
+        try:
+            structure_wire(
+                self.session_config(), m.TranscriptionSession, what="session configuration"
+            )
+        except ProtocolError as exc:
+            raise ConfigurationError(
+                str(exc).replace("The session configuration is malformed", "Bad session options")
+            ) from None
+
+    def _url_params(self, query: list[tuple[str, str]], model: str) -> None:
+        if not any(k in ("intent", "call_id") for k, _ in query):
+            query.append(("intent", "transcription"))
+
+    def session_config(self) -> dict[str, Any]:
+        """The ``session`` of the first ``session.update`` (``type: "transcription"``)."""
+        transcription: dict[str, Any] = {"model": self.model}
+        if self.language is not None:
+            transcription["language"] = self.language
+        if self.prompt is not None:
+            transcription["prompt"] = self.prompt
+        audio_in: dict[str, Any] = {"transcription": transcription}
+        if self.turn_detection is not NOT_GIVEN:
+            audio_in["turn_detection"] = _to_wire(self.turn_detection)
+        if self.noise_reduction is not NOT_GIVEN:
+            nr = self.noise_reduction
+            audio_in["noise_reduction"] = {"type": nr} if isinstance(nr, str) else _to_wire(nr)
+        session: dict[str, Any] = {"type": "transcription", "audio": {"input": audio_in}}
+        if self.include_logprobs:
+            session["include"] = ["item.input_audio_transcription.logprobs"]
+        return deep_merge(session, self.session_extra)
+
+    def new_protocol(
+        self,
+        *,
+        resumption_handle: str | None = None,
+        history: Sequence[HistoryItem] | None = None,
+    ) -> OpenAIProtocol:
+        """A fresh `OpenAIProtocol` for a transcription session (no history to replay)."""
+        from .protocol import OpenAIProtocol
+
+        return OpenAIProtocol(self.session_config())

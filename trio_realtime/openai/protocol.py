@@ -189,6 +189,8 @@ class OpenAIProtocol(RealtimeProtocol):
         self._session_config: dict[str, Any] = (
             dict(session) if session is not None else {"type": "realtime"}
         )
+        #: A ``type: "transcription"`` session: input audio in, transcripts out.
+        self._transcription_only = self._session_config.get("type") == "transcription"
         self._outbox: list[str] = []
         self._ready = False
         self._configured = False
@@ -320,6 +322,8 @@ class OpenAIProtocol(RealtimeProtocol):
                 "(wait for SessionReady).",
                 side="local",
             )
+        if self._transcription_only:
+            return self._handle_transcription(command)
         if isinstance(command, SendText):
             self._create_user_message([{"type": "input_text", "text": command.text}])
             if command.respond:
@@ -346,6 +350,33 @@ class OpenAIProtocol(RealtimeProtocol):
         else:
             raise ProtocolError(
                 f"OpenAI Realtime does not support the {type(command).__name__} command.",
+                side="local",
+            )
+        return []
+
+    def _handle_transcription(self, command: Command) -> list[Event]:
+        # A transcription session has an input buffer and nothing else: no
+        # conversation to add to, no responses, no tools.
+        if isinstance(command, (CommitAudio, EndActivity)):
+            self._send(m.InputAudioBufferCommit(event_id=self._event_id()))
+        elif isinstance(command, ClearAudio):
+            self._send(m.InputAudioBufferClear(event_id=self._event_id()))
+        elif isinstance(command, UpdateSession) and not (
+            command.instructions or command.voice or command.tools
+        ):
+            session = deep_merge({"type": "transcription"}, command.extra)
+            self._send(
+                structure_wire(
+                    {"type": "session.update", "event_id": self._event_id(), "session": session},
+                    m.ClientEvent,
+                    what="session.update built from UpdateSession",
+                )
+            )
+        else:
+            raise ProtocolError(
+                f"A transcription-only session cannot take {type(command).__name__} "
+                "(it transcribes input audio; it has no responses, instructions, voice "
+                "or tools).",
                 side="local",
             )
         return []
@@ -593,6 +624,8 @@ class OpenAIProtocol(RealtimeProtocol):
         return item
 
     def _note_session(self, session: m.Session) -> None:
+        if isinstance(session, m.TranscriptionSession) and isinstance(session.id, str):
+            self._session_id = session.id
         if not isinstance(session, m.RealtimeSession):
             return
         if isinstance(session.id, str):
