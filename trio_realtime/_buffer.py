@@ -36,7 +36,16 @@ reaches the application.
 
 Fairness: `get` returns buffered events without waiting, but yields to the
 scheduler once per `YIELD_EVERY` events, so a consumer that never has to wait
-still lets other tasks run (measured: as fast as a plain deque).
+still lets other tasks run.
+
+Cost, measured against the deque + `trio.lowlevel.ParkingLot` this replaced
+(a producer task putting events, the reader task taking them): when events
+arrive in batches (eight per wake-up) the channel is faster (2.1 against
+2.7 µs per event, from ``receive_nowait``); when every event wakes the
+reader it is slower (about 14 against 12 µs per event, trio's channel
+``receive`` does more bookkeeping per wait than a parking lot), which at 50
+chunks a second is about 0.1 ms of CPU per session-second, below what the
+end-to-end benchmark can tell apart (about 1 %). Kept on the channel.
 """
 
 from __future__ import annotations

