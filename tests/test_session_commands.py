@@ -7,11 +7,13 @@ import math
 from typing import Any
 
 import numpy as np
+import pytest
 import trio
+import trio.testing
 
 import trio_realtime as rt
 from trio_realtime.audio import AudioFrame
-from trio_realtime.session import RealtimeSession
+from trio_realtime.session import MAX_AUDIO_QUEUE, RealtimeSession
 from trio_realtime.testing.openai import FakeOpenAI
 from trio_realtime.testing.scenario import PlannedToolCall, Scenario, Turn
 from trio_realtime.testing.server import FakeServer, open_fake_server
@@ -66,6 +68,42 @@ async def test_control_messages_overtake_queued_audio() -> None:
     ]
     assert kinds == ["audio_in0", "text", "audio_in1", "audio_in2", "audio_in3", "audio_in4"]
     assert conn.closed_with == 1000
+
+
+async def test_a_lost_connection_ends_the_session_one_way() -> None:
+    """A `send_audio` waiting for room wakes and raises; events() delivers, then raises."""
+    conn = GatedConnection()
+    chunk = AudioFrame(np.zeros(RATE // 50, dtype=np.int16), RATE)
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            session = RealtimeSession(
+                ToyConfig("ws://unused"), ToyProtocol(), nursery, max_queue=100
+            )
+            session._conn = conn  # type: ignore[assignment]
+            nursery.start_soon(session._writer)
+            await session.send_audio(chunk)
+            await conn.in_flight.wait()  # the writer is stuck sending it
+            for _ in range(MAX_AUDIO_QUEUE):
+                await session.send_audio(chunk)
+            assert session.statistics().audio_queued == MAX_AUDIO_QUEUE
+            session._deliver([rt.TextOut("last words")])
+
+            async def lose() -> None:
+                await trio.testing.wait_all_tasks_blocked()
+                # What the transport reports when the peer goes away.
+                session._on_close(rt.ConnectionLost("The peer went away.", code=1006))
+
+            nursery.start_soon(lose)
+            with pytest.raises(rt.ConnectionLost, match="The peer went away"):
+                await session.send_audio(chunk)  # was waiting for room
+            assert session.closed
+            assert await session.next_event() == rt.TextOut("last words")
+            with pytest.raises(rt.ConnectionLost, match="The peer went away"):
+                await session.next_event()
+            with pytest.raises(rt.ConnectionLost):
+                await session.send_text("too late")
+            await session.aclose()
+            nursery.cancel_scope.cancel()  # the gated send never returns
 
 
 def openai(server: FakeServer, **kw: Any) -> rt.OpenAIRealtime:
