@@ -1,6 +1,6 @@
 """The ``trio-realtime`` command (also ``python -m trio_realtime``).
 
-Subcommands: ``demo``, ``chat``, ``talk``, ``say``, ``fake-server``. Errors a user can
+Subcommands: ``demo``, ``chat``, ``talk``, ``say``, ``token``, ``fake-server``. Errors a user can
 cause end with one clear line on stderr and a non-zero exit, never a traceback.
 """
 
@@ -107,6 +107,43 @@ def _parser() -> argparse.ArgumentParser:
     )
     talk.add_argument("--no-meter", action="store_true", help="no microphone level meter")
 
+    token = sub.add_parser(
+        "token",
+        help="mint a short-lived token for a browser or device (http extra)",
+        description="Mint an ephemeral token with the API key from the environment and print "
+        "it as JSON: an OpenAI client secret (ek_...) or a Gemini auth token (auth_tokens/...). "
+        "The session settings given here go with the token (Gemini: locked). --url points at "
+        "another host, such as a running `trio-realtime fake-server`. Needs "
+        "pip install 'trio-realtime[http]'.",
+    )
+    token.add_argument(
+        "--provider", choices=("openai", "gemini"), default="openai", help="default: openai"
+    )
+    token.add_argument("--model", default=None, help="model (default: the provider's default)")
+    token.add_argument("--voice", default=None, help="voice (default: the provider's default)")
+    token.add_argument("--instructions", default=None, help="system instructions")
+    token.add_argument(
+        "--expires",
+        type=float,
+        default=None,
+        help="seconds the token lives (OpenAI: 10-7200, default 600; Gemini: default 1800)",
+    )
+    token.add_argument(
+        "--uses", type=int, default=1, help="Gemini: sessions it may start (0 = any; default 1)"
+    )
+    token.add_argument(
+        "--new-session-expires",
+        type=float,
+        default=60,
+        help="Gemini: seconds during which it may start sessions (default 60)",
+    )
+    token.add_argument(
+        "--url",
+        default=None,
+        help="the WebSocket URL the token is for (a proxy or a fake server); the request goes "
+        "to the same host",
+    )
+
     say = sub.add_parser(
         "say",
         help="send a WAV file as the user's turn and save the reply as WAV",
@@ -186,6 +223,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .demo import run_demo
 
             return _run(run_demo, args.provider, args.out, args.speed)
+        if args.command == "token":
+            from .tokens import run_token_command
+
+            return _run(run_token_command, args)
         if args.command == "talk":
             from ._talk import print_devices, run_talk_command
 

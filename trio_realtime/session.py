@@ -32,6 +32,7 @@ from .errors import (
     ProtocolError,
     RealtimeError,
     SessionClosed,
+    refused_credentials,
     scrub_exception,
 )
 from .events import (
@@ -944,7 +945,7 @@ class RealtimeSession:
         if not self._protocol.ready:
             failure = self._failure
             if isinstance(failure, RealtimeError):
-                raise failure
+                raise refused_credentials(failure) or failure
             raise ConnectionLost("The connection ended before the session was ready.")
 
 

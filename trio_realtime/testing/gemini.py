@@ -845,7 +845,36 @@ class _GeminiConnection:
         await self._check_names(msg)
         if not isinstance(msg, m.ClientMessage) or not isinstance(msg.setup, m.Setup):
             await self.close(1007, REASONS["invalid_argument"])
-        await self._accept_setup(msg.setup)
+        await self._accept_setup(await self._token_setup(msg))
+
+    async def _token_setup(self, msg: m.ClientMessage) -> m.Setup:
+        """Check an ephemeral token (``auth_tokens/…``); its locked fields win."""
+        setup = msg.setup
+        assert isinstance(setup, m.Setup)
+        key = self.conn.api_key or ""
+        if not key.startswith("auth_tokens/"):
+            return setup
+        if self.conn.route.method != "BidiGenerateContentConstrained":
+            await self.close(1007, REASONS["bad_key"])  # that method takes API keys only
+        resumption = setup.session_resumption
+        handle = resumption.handle if isinstance(resumption, m.SessionResumptionConfig) else None
+        resuming = isinstance(handle, str) and bool(handle)
+        tokens = self.conn.server.tokens
+        why = tokens.check_gemini(key, resuming=resuming)
+        if why is not None:
+            await self.close(1007, why)
+        record = tokens.gemini[key]
+        if not resuming:
+            record.sessions_started += 1
+        if record.setup is None:
+            return setup
+        from .tokens import locked_setup
+
+        wire = json.loads(codec.encode_client_message(msg))["setup"]
+        merged = codec.decode_client_message(json.dumps({"setup": locked_setup(record, wire)}))
+        assert isinstance(merged, m.ClientMessage)
+        assert isinstance(merged.setup, m.Setup)
+        return merged.setup
 
     def _note(self, raw: str | bytes) -> m.ClientMessage | m.UnknownClientMessage | None:
         self.record.raw_received.append(raw)
@@ -872,7 +901,7 @@ class _GeminiConnection:
         if key in self.fake.expired_keys:
             await self.close(1007, REASONS["expired_key"])
         accepted = self.fake.api_keys
-        if accepted is not None and key not in accepted:
+        if accepted is not None and key not in accepted and not key.startswith("auth_tokens/"):
             await self.close(1007, REASONS["bad_key"])
 
     async def _check_names(self, msg: m.ClientMessage | m.UnknownClientMessage | None) -> None:

@@ -112,6 +112,7 @@ from .faults import (
     unknown_path_body,
 )
 from .scenario import Scenario
+from .tokens import TokenStore
 
 __all__ = [
     "FakeConnection",
@@ -342,8 +343,9 @@ async def pause(seconds: float, speed: float) -> None:
 class _ControlledStream(trio.abc.Stream):
     """The TCP (or TLS) stream under one server connection, with fault switches."""
 
-    def __init__(self, inner: trio.abc.Stream) -> None:
+    def __init__(self, inner: trio.abc.Stream, prefix: bytes = b"") -> None:
         self.inner = inner
+        self._prefix = prefix  # bytes already read from `inner`, served first
         self._send_lock = trio.Lock()
         self._paused = False
         self.held = 0  # bytes read and withheld while paused
@@ -362,6 +364,11 @@ class _ControlledStream(trio.abc.Stream):
         await self.inner.wait_send_all_might_not_block()
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        if self._prefix:
+            n = len(self._prefix) if max_bytes is None else max_bytes
+            head, self._prefix = self._prefix[:n], self._prefix[n:]
+            await trio.lowlevel.checkpoint()
+            return head
         while True:
             data = await self.inner.receive_some(max_bytes)
             if not self._paused or not data:
@@ -897,6 +904,8 @@ class FakeServer:
         self._handlers.update({k: _as_handler(v) for k, v in (handlers or {}).items()})
         self._count = 0
         self._changed = trio.Event()
+        #: Ephemeral tokens issued by the token endpoints (`testing.tokens`).
+        self.tokens = TokenStore()
 
     # -- configuration ---------------------------------------------------------------
 
@@ -1073,7 +1082,23 @@ class FakeServer:
                     await stream.do_handshake()
             except trio.BrokenResourceError:
                 return
-        ctl = _ControlledStream(stream)
+        # Upgrades are GET requests; anything else is a plain HTTP request for
+        # the token endpoints (`testing.tokens`).
+        first = b""
+        with trio.move_on_after(self.connect_timeout):
+            while len(first) < 4:
+                data = await stream.receive_some()
+                if not data:
+                    break
+                first += bytes(data)
+        if not first:
+            return
+        if not first.startswith(b"GET "):
+            from .tokens import serve_http
+
+            await serve_http(self, stream, first)
+            return
+        ctl = _ControlledStream(stream, prefix=first)
         async with trio.open_nursery() as nursery:
             try:
                 request: trio_websocket.WebSocketRequest | None = None

@@ -57,6 +57,18 @@ class OpenAIConnectionState(_InputPart):
                     3000,
                     "invalid_request_error",
                 )
+        elif key.startswith("ek_"):
+            # An ephemeral client secret from the token endpoint (`testing.tokens`).
+            why = self.conn.server.tokens.check_openai(key)
+            if why is not None:
+                return (
+                    Invalid("invalid_api_key", why),
+                    3000,
+                    "invalid_request_error.invalid_api_key",
+                )
+            secret = self.conn.server.tokens.openai[key]
+            secret.sessions_started += 1
+            self.conn.state["client_secret"] = secret
         elif not self.fake.key_accepted(key):
             return (
                 Invalid(
@@ -78,6 +90,14 @@ class OpenAIConnectionState(_InputPart):
                 "invalid_request_error.beta_api_shape_disabled",
             )
         model = conn.query.get("model") or conn.query.get("deployment")
+        granted = conn.state.get("client_secret")
+        if granted is not None:
+            # The secret's session decides the kind of session and, unless the
+            # URL names one, the model.
+            if granted.session.get("type") == "transcription" and not model:
+                self.kind = "transcription"
+                return None
+            model = model or granted.session.get("model") or None
         if not model:
             if conn.query.get("intent") == "transcription":
                 self.kind = "transcription"
@@ -130,6 +150,11 @@ class OpenAIConnectionState(_InputPart):
             self.conversation_id = self.ids.conversation()
             self.session = default_realtime_session(
                 self.ids.session(), self.model or "", expires_at, voice=self.fake.voice
+            )
+        secret = conn.state.get("client_secret")
+        if secret is not None:  # the secret's session is the initial configuration
+            self.session = merge_session(
+                self.session, {k: v for k, v in secret.session.items() if k != "model"}
             )
         self._configure()
         await self._send(self._event("session.created", session=copy.deepcopy(self.session)))
