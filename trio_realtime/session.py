@@ -26,6 +26,7 @@ from ._groups import reraise, single_exception
 from ._loop import require_trio
 from ._outbox import Outbox
 from .audio import AudioFrame, Resampler
+from .credentials import resolve_endpoint
 from .errors import (
     ConnectionLost,
     HandshakeError,
@@ -462,7 +463,7 @@ class RealtimeSession:
         handle = old_protocol.resumption_handle
         new_conn: Connection | None = None
         try:
-            url, headers = config.endpoint()
+            url, headers = await resolve_endpoint(config)
             protocol = config.new_protocol(resumption_handle=handle)
             self._pending_protocol = protocol
             self._pending_events = []
@@ -966,7 +967,7 @@ async def connect(config: ProviderConfig) -> AsyncIterator[RealtimeSession]:
         ConnectionLost: the connection ended during the handshake.
     """
     require_trio("trio_realtime.connect()")
-    url, headers = config.endpoint()
+    url, headers = await resolve_endpoint(config)
     opts = config.connection
     protocol = config.new_protocol()
     to_raise: BaseException | None = None

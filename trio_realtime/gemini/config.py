@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -216,6 +216,11 @@ class GeminiLive(ProviderConfig):
         connection: transport knobs. The default waits up to 60 s for a pong
             (pinging every 30 s): the service has been seen taking 8-30 s to
             answer pings, so the usual 20 s would drop healthy connections.
+        token_provider: a function (plain or async) returning a fresh access
+            token, called before every connection the session opens (reconnects
+            included): Vertex AI OAuth tokens expire after an hour. Takes the
+            place of `access_token`; see `trio_realtime.credentials`. A plain
+            function runs in a worker thread, costing a thread hop per connection.
     """
 
     provider = "gemini"
@@ -288,6 +293,9 @@ class GeminiLive(ProviderConfig):
     setup_extra: Mapping[str, Any] = attrs.field(factory=dict)
     history: Sequence[HistoryItem] = attrs.field(default=(), converter=as_history, repr=False)
     connection: ConnectionOptions = attrs.field(factory=lambda: _default_connection())
+    token_provider: Callable[[], str | Awaitable[str]] | None = attrs.field(
+        default=None, repr=False, eq=False
+    )
 
     def __attrs_post_init__(self) -> None:
         check_common(self.model, self.tools, self.url)

@@ -22,7 +22,7 @@ service now closes such connections.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -138,6 +138,12 @@ class OpenAIRealtime(ProviderConfig):
             items, or its `to_data` output), given to the new session before
             anything else; see the continuity docs.
         connection: transport knobs.
+        token_provider: a function (plain or async) returning a fresh token,
+            called before every connection the session opens (reconnects
+            included): a Microsoft Entra ID token for Azure (sent as a bearer
+            token instead of any key), or an ephemeral client secret for OpenAI.
+            See `trio_realtime.credentials`. A plain function runs in a worker
+            thread, costing a thread hop per connection.
     """
 
     provider = "openai"
@@ -166,6 +172,9 @@ class OpenAIRealtime(ProviderConfig):
     extra_headers: Sequence[tuple[str, str]] = ()
     history: Sequence[HistoryItem] = attrs.field(default=(), converter=as_history, repr=False)
     connection: ConnectionOptions = attrs.field(factory=ConnectionOptions)
+    token_provider: Callable[[], str | Awaitable[str]] | None = attrs.field(
+        default=None, repr=False, eq=False
+    )
 
     def __attrs_post_init__(self) -> None:
         check_common(self.model, self.tools, self.url)
