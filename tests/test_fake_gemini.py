@@ -10,6 +10,7 @@ import base64
 import json
 import math
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from itertools import pairwise
@@ -913,15 +914,31 @@ async def test_constrained_endpoint_takes_an_access_token() -> None:
     path = (
         "//ws/google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateContentConstrained"
     )
+    from trio_realtime.testing.tokens import GeminiTokenRecord
+
     with trio.fail_after(10):
         async with gemini_server() as (server, fake):
+            # Tokens the server issued (its token endpoint fills this store).
+            for name in ("auth_tokens/abc", "auth_tokens/x"):
+                server.tokens.gemini[name] = GeminiTokenRecord(
+                    name, time.time() + 600, time.time() + 60, 1, None, None
+                )
             async with connect(server, key=None, path=path + "?access_token=auth_tokens/abc") as c:
                 assert isinstance((await c.setup()).setup_complete, m.SetupComplete)
             async with connect(
                 server, key=None, path=path, headers=[(b"authorization", b"Token auth_tokens/x")]
             ) as c:
                 assert isinstance((await c.setup()).setup_complete, m.SetupComplete)
-            assert [r.close_code for r in fake.connections] == [None, None]
+            # A token used up (one use each here), or one it never issued, is refused.
+            for token in ("auth_tokens/abc", "auth_tokens/never-issued"):
+                async with connect(server, key=None, path=f"{path}?access_token={token}") as c:
+                    await c.send({"setup": {"model": MODEL}})
+                    closed = await c.closed()
+                    assert (closed.code, closed.reason) == (
+                        1007,
+                        "API key not valid. Please pass a valid API key.",
+                    )
+            assert [r.close_code for r in fake.connections] == [None, None, 1007, 1007]
 
 
 async def test_vertex_route_uses_vertex_names() -> None:
