@@ -26,7 +26,6 @@ from ._groups import reraise, single_exception
 from ._loop import require_trio
 from ._outbox import Outbox
 from .audio import AudioFrame, Resampler
-from .credentials import resolve_endpoint
 from .errors import (
     ConnectionLost,
     HandshakeError,
@@ -463,7 +462,7 @@ class RealtimeSession:
         handle = old_protocol.resumption_handle
         new_conn: Connection | None = None
         try:
-            url, headers = await resolve_endpoint(config)
+            url, headers = await _endpoint(config)
             protocol = config.new_protocol(resumption_handle=handle)
             self._pending_protocol = protocol
             self._pending_events = []
@@ -967,7 +966,7 @@ async def connect(config: ProviderConfig) -> AsyncIterator[RealtimeSession]:
         ConnectionLost: the connection ended during the handshake.
     """
     require_trio("trio_realtime.connect()")
-    url, headers = await resolve_endpoint(config)
+    url, headers = await _endpoint(config)
     opts = config.connection
     protocol = config.new_protocol()
     to_raise: BaseException | None = None
@@ -994,3 +993,10 @@ async def connect(config: ProviderConfig) -> AsyncIterator[RealtimeSession]:
             raise
     if to_raise is not None:
         reraise(to_raise)
+
+
+async def _endpoint(config: ProviderConfig) -> tuple[str, list[tuple[str, str]]]:
+    """The URL and headers of a new connection; a token provider is asked every time."""
+    from .credentials import resolve_endpoint
+
+    return await resolve_endpoint(config)
