@@ -123,3 +123,49 @@ def test_talk_without_audio_says_so_in_one_line(
     err = proc.stderr.splitlines()
     assert len(err) == 1, proc.stderr
     assert err[0].startswith("trio-realtime: error: " + says)
+
+
+def test_talk_on_a_terminal_shows_the_meter_and_growing_transcripts(tmp_path: Path) -> None:
+    import pty
+    import select
+    import time
+
+    rate = 24000
+    first = user_utterance("tell me a long story please", rate, trail_ms=800)
+    rt.write_wav(tmp_path / "mic.wav", rt.AudioFrame.join([first, rt.AudioFrame.silence(1, rate)]))
+    parent, child = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trio_realtime", "talk", "--replies", "1", "--seconds", "30"],
+        cwd=tmp_path,
+        env=env_for(tmp_path),
+        stdin=child,
+        stdout=child,
+        stderr=subprocess.PIPE,
+    )
+    os.close(child)
+    seen = bytearray()
+    deadline = time.monotonic() + 45
+    try:
+        while proc.poll() is None or select.select([parent], [], [], 0)[0]:
+            assert time.monotonic() < deadline, bytes(seen)
+            if select.select([parent], [], [], 0.2)[0]:
+                try:
+                    data = os.read(parent, 4096)
+                except OSError:
+                    break
+                if not data:
+                    break
+                seen += data
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(parent)
+    text = seen.decode()
+    # The level meter, redrawn in place: silence, then the voice.
+    assert "\r\x1b[Kmic [                    ] -inf dB" in text
+    assert any(f"\r\x1b[Kmic [{'#' * n}" in text for n in range(8, 21))
+    # The assistant's transcript grows fragment by fragment, then is rewritten whole.
+    assert "assistant: You" in text
+    assert "\r\x1b[Kassistant: You said: tell me a long story please. Thank you.\r\n" in text
+    assert text.rstrip().endswith("Bye.")
