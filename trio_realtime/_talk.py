@@ -9,10 +9,11 @@ import argparse
 import math
 import signal
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 import trio
 
+from . import events as _events
 from ._console import TranscriptPrinter, meter
 from .devices import Device, Microphone, Speaker, import_sounddevice, list_devices, run_talk
 from .errors import ServerError
@@ -26,6 +27,9 @@ from .events import (
     Transcript,
 )
 from .session import connect
+
+# The per-turn metrics event, when this version of the library has it.
+_TurnMetrics: Any = getattr(_events, "TurnMetrics", None)
 
 __all__ = ["print_devices", "run_talk_command"]
 
@@ -75,17 +79,21 @@ class _Turns:
 
     def on_event(self, event: Event) -> None:
         now = trio.current_time()
+        if _TurnMetrics is not None and isinstance(event, _TurnMetrics):
+            # The session's own per-turn measurement (end of input -> first audio).
+            latency = event.time_to_first_audio
+            if latency is not None:
+                self.printer.line(self._latency_line(latency))
+            return
         match event:
-            case SpeechStopped():
+            case SpeechStopped() if _TurnMetrics is None:
                 self.user_stopped = now
             case AudioOut(response_id=rid) if rid not in self.first_audio:
                 self.first_audio[rid] = now
                 if self.user_stopped is not None:
                     latency = now - self.user_stopped
                     self.user_stopped = None
-                    self.printer.line(
-                        f"(reply began {latency * 1000:.0f} ms after the service heard you stop)"
-                    )
+                    self.printer.line(self._latency_line(latency))
             case Interrupted(response_id=rid):
                 self.completed.discard(rid)  # it had arrived whole, but was cut off playing
                 _item, played_ms = self.speaker.position()
@@ -104,6 +112,10 @@ class _Turns:
                 self.completed.add(rid)
                 if self.enough():
                     self.stop.set()
+
+    @staticmethod
+    def _latency_line(latency: float) -> str:
+        return f"(reply began {latency * 1000:.0f} ms after the service heard you stop)"
 
     def enough(self) -> bool:
         return self.replies is not None and len(self.completed) >= self.replies
