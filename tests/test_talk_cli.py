@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import trio
 
 import trio_realtime as rt
 from trio_realtime.testing.voice import user_utterance
@@ -171,3 +172,29 @@ def test_talk_on_a_terminal_shows_the_meter_and_growing_transcripts(tmp_path: Pa
     assert "assistant: You" in text
     assert "\r\x1b[Kassistant: You said: tell me a long story please. Thank you.\r\n" in text
     assert text.rstrip().endswith("Bye.")
+
+
+async def test_latency_comes_from_turn_metrics_once_the_session_sends_them() -> None:
+    import io
+
+    import numpy as np
+
+    from trio_realtime._console import TranscriptPrinter
+    from trio_realtime._talk import _Turns
+    from trio_realtime.devices import Speaker
+
+    out = io.StringIO()
+    turns = _Turns(TranscriptPrinter(out, live=False), Speaker(24000), None)
+    audio = rt.AudioFrame(np.zeros(480, np.int16), 24000)
+    for rid in ("r1", "r2"):
+        turns.on_event(rt.SpeechStopped())
+        await trio.sleep(0.01)
+        turns.on_event(rt.AudioOut(audio, response_id=rid))
+        turns.on_event(rt.TurnMetrics(time_to_first_audio=0.25))
+    lines = out.getvalue().splitlines()
+    # Turn 1: the estimate at the first audio (the metrics come after it and
+    # are not printed twice); turn 2: the session's own figure only.
+    assert len(lines) == 2
+    assert lines[0].startswith("(reply began ")
+    assert lines[0] != "(reply began 250 ms after the service heard you stop)"
+    assert lines[1] == "(reply began 250 ms after the service heard you stop)"

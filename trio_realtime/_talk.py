@@ -75,25 +75,30 @@ class _Turns:
         self.completed: set[str | None] = set()  # replies received whole, not cut off
         self.user_stopped: float | None = None
         self.first_audio: dict[str | None, float] = {}
+        self.metrics_seen = False  # the session delivers TurnMetrics
+        self.estimate_printed = False  # this turn's latency was printed from our estimate
         self.stop = trio.Event()
 
     def on_event(self, event: Event) -> None:
         now = trio.current_time()
         if _TurnMetrics is not None and isinstance(event, _TurnMetrics):
-            # The session's own per-turn measurement (end of input -> first audio).
+            # The session's own per-turn measurement (end of input -> first
+            # audio); once it comes, it replaces the estimate below.
             latency = event.time_to_first_audio
-            if latency is not None:
+            if latency is not None and not self.estimate_printed:
                 self.printer.line(self._latency_line(latency))
+            self.metrics_seen = True
+            self.estimate_printed = False
             return
         match event:
-            case SpeechStopped() if _TurnMetrics is None:
+            case SpeechStopped():
                 self.user_stopped = now
             case AudioOut(response_id=rid) if rid not in self.first_audio:
                 self.first_audio[rid] = now
-                if self.user_stopped is not None:
-                    latency = now - self.user_stopped
-                    self.user_stopped = None
-                    self.printer.line(self._latency_line(latency))
+                if self.user_stopped is not None and not self.metrics_seen:
+                    self.printer.line(self._latency_line(now - self.user_stopped))
+                    self.estimate_printed = True
+                self.user_stopped = None
             case Interrupted(response_id=rid):
                 self.completed.discard(rid)  # it had arrived whole, but was cut off playing
                 _item, played_ms = self.speaker.position()
