@@ -78,7 +78,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 from urllib.parse import parse_qsl
 
 import attrs
@@ -112,7 +112,9 @@ from .faults import (
     unknown_path_body,
 )
 from .scenario import Scenario
-from .tokens import TokenStore
+
+if TYPE_CHECKING:
+    from .tokens import TokenStore
 
 __all__ = [
     "FakeConnection",
@@ -904,10 +906,17 @@ class FakeServer:
         self._handlers.update({k: _as_handler(v) for k, v in (handlers or {}).items()})
         self._count = 0
         self._changed = trio.Event()
-        #: Ephemeral tokens issued by the token endpoints (`testing.tokens`).
-        self.tokens = TokenStore()
+        self._tokens: TokenStore | None = None
 
     # -- configuration ---------------------------------------------------------------
+
+    @property
+    def tokens(self) -> TokenStore:
+        """Ephemeral tokens issued by the token endpoints (see `testing.tokens`)."""
+        if self._tokens is None:
+            # Imported by name, as the provider handlers are: that module uses this one.
+            self._tokens = importlib.import_module(".tokens", __package__).TokenStore()
+        return self._tokens
 
     @property
     def handlers(self) -> Mapping[str, ProviderHandler]:
@@ -1094,9 +1103,8 @@ class FakeServer:
         if not first:
             return
         if not first.startswith(b"GET "):
-            from .tokens import serve_http
-
-            await serve_http(self, stream, first)
+            tokens = importlib.import_module(".tokens", __package__)
+            await tokens.serve_http(self, stream, first)
             return
         ctl = _ControlledStream(stream, prefix=first)
         async with trio.open_nursery() as nursery:

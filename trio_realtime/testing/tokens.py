@@ -34,17 +34,15 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl
 
 import attrs
 import h11
 import trio
 
-from .faults import refusal_body
-
-if TYPE_CHECKING:
-    from .server import FakeServer
+from .faults import refusal_body, unknown_path_body
+from .server import FakeServer, find_api_key, normalise_path
 
 __all__ = ["GeminiTokenRecord", "OpenAISecretRecord", "TokenStore", "serve_http"]
 
@@ -184,8 +182,6 @@ def _parse_json(body: bytes, google: bool) -> dict[str, Any]:
 def _mint_openai(
     server: FakeServer, variant: str, headers: Mapping[str, str], body: bytes
 ) -> dict[str, Any]:
-    from .server import find_api_key
-
     key = find_api_key(headers, {})
     handler = server.handlers.get("openai")
     accepted = getattr(handler, "key_accepted", None)
@@ -376,8 +372,6 @@ def _mint_gemini(
 def _route(
     server: FakeServer, method: str, target: str, headers: Mapping[str, str], body: bytes
 ) -> tuple[int, bytes]:
-    from .server import normalise_path
-
     raw_path, _, raw_query = target.partition("?")
     path = normalise_path(raw_path)
     query = dict(parse_qsl(raw_query, keep_blank_values=True))
@@ -387,8 +381,6 @@ def _route(
     }
     gemini = {"/v1alpha/auth_tokens", "/v1beta/auth_tokens"}
     if path not in openai and path not in gemini:
-        from .faults import unknown_path_body
-
         return 404, unknown_path_body(f"{path}")
     try:
         if method != "POST":
