@@ -69,7 +69,7 @@ async def test_openai_secret_minted_then_used_to_connect() -> None:
             with pytest.raises(rt.AuthenticationError) as info:
                 await ready(openai_config(server, api_key=secret.value))
     assert str(info.value) == (
-        "The API key or token was refused: Your ephemeral API key has expired. "
+        "OpenAI Realtime refused the credentials: Your ephemeral API key has expired. "
         "Request a new client secret."
     )
 
@@ -170,7 +170,8 @@ async def test_gemini_token_minted_then_used_to_connect_once() -> None:
             with pytest.raises(rt.AuthenticationError) as info:  # one use only
                 await ready(gemini_config(server, access_token=token.name))
     assert str(info.value) == (
-        "The API key or token was refused: API key not valid. Please pass a valid API key."
+        "Gemini Live refused the credentials: API key not valid. Please pass a valid API key. "
+        "(close 1007)"
     )
 
 
@@ -191,7 +192,8 @@ async def test_gemini_token_expiry_and_field_mask() -> None:
             with pytest.raises(rt.AuthenticationError) as info:
                 await ready(gemini_config(server, access_token=token.name))
     assert str(info.value) == (
-        "The API key or token was refused: API key expired. Please renew the API key."
+        "Gemini Live refused the credentials: API key expired. Please renew the API key. "
+        "(close 1007)"
     )
 
 

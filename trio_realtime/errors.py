@@ -441,31 +441,3 @@ class ConfigurationRefused(ConfigurationError, ServerError):
 
 class SessionClosed(RealtimeError):
     """The session (or connection) was already closed when it was used."""
-
-
-_CREDENTIAL_REASONS = ("api key not valid", "api key expired", "unregistered callers")
-
-
-def refused_credentials(exc: BaseException | None) -> AuthenticationError | None:
-    """The `AuthenticationError` a session refused for its key or token amounts to.
-
-    The services often accept the upgrade and refuse the credentials
-    afterwards: OpenAI with an ``invalid_api_key`` error event (then close
-    3000), Gemini by closing with 1007/1008 and a reason about the key. Such a
-    failure before the session was ready becomes an `AuthenticationError`
-    carrying the service's own explanation (`status` is `None`); anything
-    else gives `None`.
-    """
-    if isinstance(exc, ServerError) and exc.code == "invalid_api_key":
-        detail = exc.message.removeprefix("The provider refused the session: ")
-    elif (
-        isinstance(exc, ConnectionLost)
-        and exc.code in (1007, 1008)
-        and any(r in (exc.reason or "").lower() for r in _CREDENTIAL_REASONS)
-    ):
-        detail = exc.reason
-    else:
-        return None
-    refused = AuthenticationError(f"The API key or token was refused: {detail}")
-    refused.__cause__ = exc
-    return refused

@@ -32,7 +32,6 @@ from .errors import (
     ProtocolError,
     RealtimeError,
     SessionClosed,
-    refused_credentials,
     scrub_exception,
 )
 from .events import (
@@ -945,7 +944,7 @@ class RealtimeSession:
         if not self._protocol.ready:
             failure = self._failure
             if isinstance(failure, RealtimeError):
-                raise refused_credentials(failure) or failure
+                raise failure
             raise ConnectionLost("The connection ended before the session was ready.")
 
 
