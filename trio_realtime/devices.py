@@ -30,7 +30,7 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import ModuleType, TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
@@ -40,6 +40,9 @@ import trio
 from .audio import AudioFrame, Resampler
 from .errors import ProtocolError, RealtimeError
 from .events import AudioOut, Event, Interrupted
+
+if TYPE_CHECKING:
+    from .session import RealtimeSession
 
 __all__ = [
     "AudioDeviceError",
@@ -544,7 +547,7 @@ def _output_latency(time: Any) -> float | None:
 
 
 async def _pump_microphone(
-    session: Any, microphone: AsyncIterator[AudioFrame], speaker: Speaker
+    session: RealtimeSession, microphone: AsyncIterator[AudioFrame], speaker: Speaker
 ) -> None:
     # Before each block of microphone audio goes out, tell the session how much
     # of the reply was heard: the block that triggers the server's barge-in
@@ -563,7 +566,7 @@ async def _pump_microphone(
 
 
 async def run_talk(
-    session: Any,
+    session: RealtimeSession,
     microphone: AsyncIterator[AudioFrame],
     speaker: Speaker,
     *,
@@ -592,6 +595,7 @@ async def run_talk(
         async for event in session.events():
             kind = type(event)
             if kind is AudioOut:
+                assert isinstance(event, AudioOut)
                 # Gemini's audio has no item id: its response id keys the position.
                 key = event.item_id if event.item_id is not None else event.response_id
                 speaker.play(event.frame, item_id=key)
