@@ -14,6 +14,7 @@ import pytest
 import trio
 
 import trio_realtime as rt
+from trio_realtime.testing.leaks import no_leaked_tasks
 from trio_realtime.video import (
     EncodedImage,
     VideoForwarder,
@@ -261,14 +262,13 @@ async def test_session_video_reaches_the_fake_at_the_rate(provider: str) -> None
         async with open_fake_server(speed=math.inf) as server:
             url = server.openai_url if provider == "openai" else server.gemini_url()
             cls = rt.OpenAIRealtime if provider == "openai" else rt.GeminiLive
-            async with rt.connect(cls(url=url, api_key="fake-key")) as session:
-                video = VideoForwarder(session, fps=4)
-                async with trio.open_nursery() as nursery:
-                    await nursery.start(video.run)
+            with no_leaked_tasks():
+                async with rt.connect(cls(url=url, api_key="fake-key")) as session:
+                    video = session.start_video(fps=4)  # a task in the session's nursery
                     for _ in range(40):  # 1 s of a 40 fps camera
                         video.submit(frame)
                         await trio.sleep(0.025)
-                    video.close()
+                # Leaving the block stopped the forwarder with the session.
             received = [json.loads(m) for m in server.connections[0].received]
     if provider == "gemini":
         frames = [
@@ -286,3 +286,14 @@ async def test_session_video_reaches_the_fake_at_the_rate(provider: str) -> None
         assert all(c["image_url"].startswith("data:image/jpeg;base64,") for c in frames)
     assert 2 <= len(frames) <= 5  # at most 4 a second (+ the first at once)
     assert video.stats.sent == len(frames)
+
+
+async def test_start_video_on_a_closed_session_is_refused() -> None:
+    from trio_realtime.testing.server import open_fake_server
+
+    with trio.fail_after(10):
+        async with open_fake_server() as server:
+            async with rt.connect(rt.GeminiLive(url=server.gemini_url(), api_key="k")) as session:
+                pass
+    with pytest.raises(rt.SessionClosed):
+        session.start_video()

@@ -14,7 +14,7 @@ import logging
 import math
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
@@ -63,6 +63,9 @@ from .events import (
 )
 from .tools import FunctionTool, ToolContext, tool_error_payload, tool_result_payload
 from .transport import Connection, open_connection
+
+if TYPE_CHECKING:
+    from .video import VideoForwarder
 
 __all__ = ["RealtimeSession", "SessionStatistics", "connect"]
 
@@ -672,6 +675,39 @@ class RealtimeSession:
     ) -> None:
         """Add an image (encoded JPEG/PNG bytes) to the user's input."""
         await self._command(SendImage(data, mime_type, respond=respond))
+
+    def start_video(self, *, fps: float = 1.0, **options: Any) -> VideoForwarder:
+        """Start sending video: the latest frame submitted, at most `fps` times a second.
+
+        Returns the `trio_realtime.video.VideoForwarder`; give it frames with
+        ``forwarder.submit(frame)`` (numpy RGB array, PIL image, JPEG/PNG
+        bytes), ``pause()``/``resume()`` it, ``close()`` it. It runs as a task
+        in the session's nursery and stops when the session closes. Frames are
+        JPEG-encoded in a worker thread under a size cap; each one costs the
+        model input tokens (and an item on OpenAI). `options` go to the
+        forwarder (``max_bytes``, ``max_side``, ``quality``, ``encoder``).
+
+        Raises:
+            SessionClosed: the session was closed.
+            ConnectionLost: the connection ended.
+            ConfigurationError: a bad `fps`, or Pillow is missing (without an ``encoder``).
+        """
+        from .video import VideoForwarder, check_encoder
+
+        self._check_open()
+        if options.get("encoder") is None:
+            check_encoder()
+        forwarder = VideoForwarder(self, fps=fps, **options)
+        self._nursery.start_soon(self._run_video, forwarder, name="trio_realtime video")
+        return forwarder
+
+    async def _run_video(self, forwarder: VideoForwarder) -> None:
+        try:
+            await forwarder.run()
+        except (SessionClosed, ConnectionLost) as exc:
+            log.debug("the video forwarder stopped with the session: %s", exc)
+        except RealtimeError as exc:
+            log.warning("The video forwarder stopped: %s", exc)
 
     async def respond(self, instructions: str | None = None, *, out_of_band: bool = False) -> None:
         """Ask the model to respond now, optionally with instructions for this response."""

@@ -10,7 +10,9 @@ Gemini receives ``realtimeInput.video``, OpenAI a user image item. A slow
 encoder never builds a backlog: while one frame is being encoded, newer
 submissions replace each other, and the next send takes the newest.
 
-A `VideoForwarder` runs as one task in a nursery of yours::
+``session.start_video(fps=1)`` starts a forwarder in the session's own
+nursery and returns it; a `VideoForwarder` can also run as one task in a
+nursery of yours::
 
     async with trio.open_nursery() as nursery:
         video = VideoForwarder(session, fps=1)
@@ -40,6 +42,7 @@ __all__ = [
     "EncodedImage",
     "VideoForwarder",
     "VideoStatistics",
+    "check_encoder",
     "encode_jpeg",
     "frames_from_capture",
     "frames_from_folder",
@@ -66,6 +69,15 @@ def _sniff(data: bytes) -> str | None:
     if data[:8] == b"\x89PNG\r\n\x1a\n":
         return "image/png"
     return None
+
+
+def check_encoder() -> None:
+    """Check that the default encoder can run (Pillow is installed).
+
+    Raises:
+        ConfigurationError: Pillow is missing.
+    """
+    _pil()
 
 
 def _pil() -> Any:
