@@ -14,7 +14,7 @@ import trio
 import trio_realtime as rt
 from trio_realtime.testing.faults import CloseAt
 from trio_realtime.testing.leaks import no_leaked_tasks
-from trio_realtime.testing.openai import FakeOpenAI
+from trio_realtime.testing.openai import FakeMcpServer, FakeOpenAI
 from trio_realtime.testing.scenario import PlannedToolCall, Scenario, Turn
 from trio_realtime.testing.server import FakeServer, open_fake_server
 from trio_realtime.testing.voice import check_sequence, read_stamp, split_frame, user_utterance
@@ -492,3 +492,143 @@ async def test_truncation_and_tracing_reach_the_session() -> None:
     session_state = fake.connections[0].session
     assert session_state["truncation"] == {"type": "retention_ratio", "retention_ratio": 0.5}
     assert session_state["tracing"] == "auto"
+
+
+# --------------------------------------------------------------------------- remote MCP tools
+
+DOCS_URL = "https://mcp.example.com/sse"
+DOCS = FakeMcpServer(
+    tools=[
+        {
+            "name": "search_docs",
+            "description": "Search the docs.",
+            "input_schema": {"type": "object"},
+        },
+        {"name": "delete_docs", "input_schema": {"type": "object"}},
+    ],
+    results={"search_docs": {"hits": 3}},
+)
+
+
+async def test_mcp_tools_are_listed_and_called_without_approval() -> None:
+    fake = FakeOpenAI(mcp_servers={DOCS_URL: DOCS})
+    scenario = Scenario(
+        turns=[
+            Turn(
+                tool_calls=[
+                    PlannedToolCall("search_docs", {"q": "trio"}, expect_result='{"hits": 3}')
+                ],
+                reply="Three pages match.",
+            )
+        ]
+    )
+    server_decl = rt.McpServer(
+        server_label="docs",
+        server_url=DOCS_URL,
+        allowed_tools=["search_docs"],
+        require_approval="never",
+        headers={"X-Token": "secret-header"},
+    )
+    assert "secret-header" not in repr(server_decl)
+    with trio.fail_after(20):
+        async with open_fake_server(
+            speed=math.inf, scenario=scenario, handlers={"openai": fake}
+        ) as server:
+            async with session_on(server, tools=[server_decl]) as session:
+                listed = await until(session, rt.McpToolsListed)
+                await session.send_text("search the docs for trio")
+                seen = await until(session, rt.ResponseDone)
+    assert listed[-1] == rt.McpToolsListed(
+        server_label="docs",
+        tools=[
+            {
+                "name": "search_docs",
+                "description": "Search the docs.",
+                "input_schema": {"type": "object"},
+            }
+        ],
+        item_id=listed[-1].item_id,  # type: ignore[attr-defined]
+    )
+    [tool] = fake.connections[0].session["tools"]
+    assert tool["type"] == "mcp"
+    assert tool["headers"] == {"X-Token": "secret-header"}
+    [call] = [e for e in seen if isinstance(e, rt.McpCall)]
+    assert (call.server_label, call.name, call.arguments) == ("docs", "search_docs", {"q": "trio"})
+    assert (call.output, call.error, call.approval_request_id) == ('{"hits": 3}', None, None)
+    finals = [e.text for e in seen if isinstance(e, rt.Transcript) and e.final]
+    assert finals == ["Three pages match."]
+    assert not any(isinstance(e, (rt.ToolCall, rt.McpApprovalRequested)) for e in seen)
+    assert scenario.runs[0].mismatches == []
+    # The service ran the call: the client sent no output and no extra response.create.
+    assert len(client_events(fake, "response.create")) == 1
+
+
+@pytest.mark.parametrize("approve", [True, False])
+async def test_mcp_approval_request_is_answered_by_the_application(approve: bool) -> None:
+    fake = FakeOpenAI(mcp_servers={DOCS_URL: DOCS})
+    scenario = Scenario(
+        turns=[
+            Turn(
+                tool_calls=[PlannedToolCall("search_docs", {"q": "nursery"})],
+                reply="Done.",
+            )
+        ]
+    )
+    decl = rt.McpServer(server_label="docs", server_url=DOCS_URL, require_approval="always")
+    with trio.fail_after(20):
+        async with open_fake_server(
+            speed=math.inf, scenario=scenario, handlers={"openai": fake}
+        ) as server:
+            async with session_on(server, tools=[decl]) as session:
+                await until(session, rt.McpToolsListed)
+                await session.send_text("search for nursery")
+                first = await until(session, rt.McpApprovalRequested)
+                request = first[-1]
+                assert isinstance(request, rt.McpApprovalRequested)
+                assert (request.name, request.arguments) == ("search_docs", {"q": "nursery"})
+                with pytest.raises(
+                    rt.ProtocolError, match="No pending MCP approval request 'nope'"
+                ):
+                    await session.approve_mcp("nope")
+                await session.approve_mcp(request.request_id, approve, reason="checked")
+                seen = await until(session, rt.TurnDone)
+    [answer] = [
+        e["item"]
+        for e in client_events(fake, "conversation.item.create")
+        if e["item"]["type"] == "mcp_approval_response"
+    ]
+    assert answer == {
+        "id": answer["id"],
+        "type": "mcp_approval_response",
+        "approval_request_id": request.request_id,
+        "approve": approve,
+        "reason": "checked",
+    }
+    calls = [e for e in seen if isinstance(e, rt.McpCall)]
+    if approve:
+        assert [(c.approval_request_id, c.output) for c in calls] == [
+            (request.request_id, '{"hits": 3}')
+        ]
+    else:
+        assert calls == []
+    finals = [e.text for e in seen if isinstance(e, rt.Transcript) and e.final]
+    assert finals == ["Done."]
+    # One TurnDone, after the answer's reply: the request held the turn open.
+    assert [type(e).__name__ for e in first].count("TurnDone") == 0
+
+
+async def test_mcp_listing_of_an_unreachable_server_fails_and_gemini_refuses_mcp() -> None:
+    fake = FakeOpenAI()
+    decl = rt.McpServer(server_label="gone", server_url="https://gone.example.com/mcp")
+    with trio.fail_after(20):
+        async with open_fake_server(speed=math.inf, handlers={"openai": fake}) as server:
+            async with session_on(server, tools=[decl]) as session:
+                listed = await until(session, rt.McpToolsListed)
+    assert listed[-1].failed  # type: ignore[attr-defined]
+    assert listed[-1].tools == []  # type: ignore[attr-defined]
+    with pytest.raises(rt.ConfigurationError, match="remote MCP tools are an OpenAI Realtime"):
+        rt.GeminiLive(api_key="x", tools=[decl])
+    with pytest.raises(rt.ConfigurationError, match="exactly one of server_url= and connector_id="):
+        rt.McpServer(server_label="x")
+    with pytest.raises(rt.ConfigurationError, match=r"require_approval must be .*got 'sometimes'"):
+        rt.McpServer(server_label="x", server_url=DOCS_URL, require_approval="sometimes")

@@ -88,6 +88,15 @@ if TYPE_CHECKING:
         InvalidToolCall as InvalidToolCall,
     )
     from .events import (
+        McpApprovalRequested as McpApprovalRequested,
+    )
+    from .events import (
+        McpCall as McpCall,
+    )
+    from .events import (
+        McpToolsListed as McpToolsListed,
+    )
+    from .events import (
         Reconnected as Reconnected,
     )
     from .events import (
@@ -149,6 +158,9 @@ if TYPE_CHECKING:
     )
     from .history import (
         ImageRef as ImageRef,
+    )
+    from .openai import (
+        McpServer as McpServer,
     )
     from .openai import (
         OpenAIRealtime as OpenAIRealtime,
@@ -224,6 +236,10 @@ _LAZY: dict[str, str] = {
     "ToolArgumentError": ".tools",
     "ToolCall": ".events",
     "ToolCallCancelled": ".events",
+    "McpApprovalRequested": ".events",
+    "McpCall": ".events",
+    "McpToolsListed": ".events",
+    "McpServer": ".openai",
     "ToolContext": ".tools",
     "ToolSpec": ".events",
     "Transcript": ".events",
@@ -282,6 +298,10 @@ __all__ = [
     "ToolArgumentError",
     "ToolCall",
     "ToolCallCancelled",
+    "McpApprovalRequested",
+    "McpCall",
+    "McpToolsListed",
+    "McpServer",
     "ToolContext",
     "ToolSpec",
     "Transcript",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 import math
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
@@ -17,6 +17,7 @@ from .history import HistoryItem
 
 __all__ = [
     "ConnectionOptions",
+    "McpServer",
     "check_common",
     "check_headers",
     "check_number",
@@ -51,6 +52,99 @@ def tool_spec(tool: ToolSpec | HasToolSpec) -> ToolSpec:
 def tool_specs(tools: Sequence[ToolSpec | HasToolSpec] | None) -> list[ToolSpec]:
     """`tool_spec` over a sequence (``None`` -> empty list)."""
     return [tool_spec(t) for t in tools or ()]
+
+
+def _check_label(_inst: Any, _attr: Any, value: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"server_label must be a non-empty string, got {value!r}.")
+
+
+def _check_approval(_inst: Any, _attr: Any, value: Any) -> None:
+    if value is None or isinstance(value, Mapping) or value in ("always", "never"):
+        return
+    raise ConfigurationError(
+        "require_approval must be 'always', 'never', a dict of tool filters or None, "
+        f"got {value!r}."
+    )
+
+
+def _check_allowed(_inst: Any, _attr: Any, value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+        raise ConfigurationError(
+            f"allowed_tools must be a list of tool names or None, got {value!r}."
+        )
+
+
+@attrs.frozen(kw_only=True)
+class McpServer:
+    """A remote MCP server whose tools OpenAI Realtime calls itself (``tools=[...]``).
+
+    The service lists the server's tools (`McpToolsListed`), calls them during
+    responses (`McpCall`) and, unless approval is waived, first asks the
+    application (`McpApprovalRequested`, answered with
+    ``session.approve_mcp``). The calls run on OpenAI's side: they cost the
+    service's tool latency in the reply, and what the server returns enters
+    the model's context (input tokens). Gemini Live has no remote MCP tools
+    and refuses this declaration.
+
+    Attributes:
+        server_label: the name the model and the events use for the server.
+        server_url: the server's URL (``https://…``); or give `connector_id`.
+        connector_id: one of OpenAI's connectors (``"connector_googledrive"``…).
+        allowed_tools: the tool names the model may use; all if `None`.
+        require_approval: ``"always"``, ``"never"``, or a dict of filters
+            (``{"never": {"tool_names": ["search"]}}``); `None` leaves the
+            service default (ask).
+        headers: request headers for the server (never shown in reprs).
+        authorization: an OAuth access token for the server (never shown).
+        server_description: what the server is for, for the model.
+    """
+
+    server_label: str = attrs.field(validator=_check_label)
+    server_url: str | None = None
+    connector_id: str | None = None
+    allowed_tools: Sequence[str] | None = attrs.field(default=None, validator=_check_allowed)
+    require_approval: str | Mapping[str, Any] | None = attrs.field(
+        default=None, validator=_check_approval
+    )
+    headers: Mapping[str, str] | None = attrs.field(default=None, repr=False)
+    authorization: str | None = attrs.field(default=None, repr=False)
+    server_description: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if (self.server_url is None) == (self.connector_id is None):
+            raise ConfigurationError(
+                f"MCP server {self.server_label!r} needs exactly one of server_url= and "
+                f"connector_id=, got server_url={self.server_url!r}, "
+                f"connector_id={self.connector_id!r}."
+            )
+        if self.server_url is not None:
+            parts = urlsplit(self.server_url)
+            if parts.scheme not in ("https", "http") or not parts.netloc:
+                raise ConfigurationError(
+                    f"MCP server_url must be an http(s) URL, got {self.server_url!r}."
+                )
+
+    def to_wire(self) -> dict[str, Any]:
+        """The ``session.tools`` entry (``type: "mcp"``)."""
+        out: dict[str, Any] = {"type": "mcp", "server_label": self.server_label}
+        for name in (
+            "server_url",
+            "connector_id",
+            "require_approval",
+            "authorization",
+            "server_description",
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = dict(value) if isinstance(value, Mapping) else value
+        if self.allowed_tools is not None:
+            out["allowed_tools"] = list(self.allowed_tools)
+        if self.headers is not None:
+            out["headers"] = dict(self.headers)
+        return out
 
 
 def check_common(model: object, tools: Sequence[ToolSpec | HasToolSpec], url: str | None) -> None:
@@ -273,8 +367,9 @@ class ProviderConfig(abc.ABC):
 
     #: Short provider name, ``"openai"`` or ``"gemini"``.
     provider: str
-    #: Function tools declared to the model (`ToolSpec` or ``@tool`` functions).
-    tools: Sequence[ToolSpec | HasToolSpec]
+    #: Tools declared to the model: function tools (`ToolSpec` or ``@tool``
+    #: functions), and for OpenAI remote MCP servers (`McpServer`).
+    tools: Sequence[Any]
 
     @abc.abstractmethod
     def endpoint(self) -> tuple[str, list[tuple[str, str]]]:

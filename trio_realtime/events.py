@@ -23,6 +23,7 @@ import attrs
 from .audio import AudioFrame
 
 __all__ = [
+    "ApproveMcp",
     "AudioOut",
     "ClearAudio",
     "Command",
@@ -35,6 +36,9 @@ __all__ = [
     "Interrupt",
     "Interrupted",
     "InvalidToolCall",
+    "McpApprovalRequested",
+    "McpCall",
+    "McpToolsListed",
     "ReportPlayback",
     "Respond",
     "ResponseDone",
@@ -244,6 +248,52 @@ class ToolCallCancelled(Event):
     """The provider withdrew a tool call; its result is no longer wanted."""
 
     call_id: str
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class McpToolsListed(Event):
+    """OpenAI listed the tools of a remote MCP server declared in ``tools=``.
+
+    `tools` holds each listed tool as the server described it (``name``,
+    ``description``, ``input_schema``); empty when the listing `failed`.
+    """
+
+    server_label: str
+    tools: Sequence[Mapping[str, Any]] = ()
+    failed: bool = False
+    item_id: str | None = None
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class McpCall(Event):
+    """OpenAI called a remote MCP tool itself; `output` or `error` says how it went."""
+
+    item_id: str
+    server_label: str
+    name: str
+    arguments: Any
+    output: str | None = None
+    error: str | None = None
+    approval_request_id: str | None = None
+    response_id: str | None = None
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class McpApprovalRequested(Event):
+    """OpenAI asks whether it may call a remote MCP tool.
+
+    Answer with ``session.approve_mcp(request_id, approve)``; the model waits
+    (the turn does not end) until then.
+    """
+
+    request_id: str
+    server_label: str
+    name: str
+    arguments: Any
+    response_id: str | None = None
     raw: Any = attrs.field(default=None, eq=False, repr=False)
 
 
@@ -487,6 +537,20 @@ class SendToolResult(Command):
     respond: bool = True
     scheduling: str | None = None
     will_continue: bool = False
+
+
+@attrs.frozen
+class ApproveMcp(Command):
+    """Answer an `McpApprovalRequested`: allow the MCP call or refuse it (OpenAI only).
+
+    `respond` asks the model to go on once every pending request and call of
+    its response is answered.
+    """
+
+    request_id: str
+    approve: bool
+    reason: str | None = None
+    respond: bool = True
 
 
 @attrs.frozen

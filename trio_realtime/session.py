@@ -35,6 +35,7 @@ from .errors import (
     scrub_exception,
 )
 from .events import (
+    ApproveMcp,
     AudioOut,
     ClearAudio,
     Command,
@@ -756,11 +757,58 @@ class RealtimeSession:
         await self._command(ReportPlayback(played_ms=played_ms, item_id=item_id))
 
     async def send_tool_result(
-        self, call_id: str, result: Any, *, is_error: bool = False, respond: bool = True
+        self,
+        call_id: str,
+        result: Any,
+        *,
+        is_error: bool = False,
+        respond: bool = True,
+        scheduling: str | None = None,
+        will_continue: bool = False,
     ) -> None:
-        """Answer a `ToolCall` the application handled itself."""
+        """Answer a `ToolCall` the application handled itself.
+
+        `scheduling` (``"interrupt"``, ``"when_idle"``, ``"silent"``) and
+        `will_continue` (more results for this call will follow) are for
+        Gemini's non-blocking functions; OpenAI refuses them.
+
+        Raises:
+            trio_realtime.errors.ProtocolError: (``side="local"``) the call is
+                unknown or already answered, or the provider cannot take an option.
+            trio_realtime.errors.SessionClosed: the session has ended.
+        """
         payload = tool_result_payload(result) if not is_error else result
-        await self._command(SendToolResult(call_id, payload, is_error=is_error, respond=respond))
+        await self._command(
+            SendToolResult(
+                call_id,
+                payload,
+                is_error=is_error,
+                respond=respond,
+                scheduling=scheduling,
+                will_continue=will_continue,
+            )
+        )
+
+    async def approve_mcp(
+        self,
+        request_id: str,
+        approve: bool = True,
+        *,
+        reason: str | None = None,
+        respond: bool = True,
+    ) -> None:
+        """Answer an `McpApprovalRequested` (OpenAI): let the MCP call run, or refuse it.
+
+        With `respond`, the model goes on (running the call, or answering
+        without it) once every request and call of its response is answered.
+        Returns once the answer is queued.
+
+        Raises:
+            trio_realtime.errors.ProtocolError: (``side="local"``) no such
+                pending request, or the provider has no MCP tools (Gemini).
+            trio_realtime.errors.SessionClosed: the session has ended.
+        """
+        await self._command(ApproveMcp(request_id, approve, reason=reason, respond=respond))
 
     async def update(
         self,

@@ -31,6 +31,7 @@ import attrs
 from .._config import (
     ConnectionOptions,
     HasToolSpec,
+    McpServer,
     ProviderConfig,
     check_common,
     tool_specs,
@@ -115,6 +116,12 @@ def _tools(value: Any) -> tuple[ToolSpec | HasToolSpec, ...]:
         return ()
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise ConfigurationError(f"tools must be a list of tools, got {type(value).__name__}.")
+    for entry in value:
+        if isinstance(entry, McpServer):
+            raise ConfigurationError(
+                f"MCP server {entry.server_label!r}: remote MCP tools are an OpenAI Realtime "
+                "feature; Gemini Live takes function tools (and google_search) only."
+            )
     return tuple(value)
 
 

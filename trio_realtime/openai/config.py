@@ -28,7 +28,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import attrs
 
-from .._config import ConnectionOptions, HasToolSpec, ProviderConfig, check_common, tool_specs
+from .._config import (
+    ConnectionOptions,
+    HasToolSpec,
+    McpServer,
+    ProviderConfig,
+    check_common,
+    tool_specs,
+)
 from .._tools.providers import check_openai_tool
 from .._wire import NOT_GIVEN, NotGiven, deep_merge
 from ..errors import ConfigurationError, ProtocolError
@@ -57,6 +64,17 @@ DEFAULT_TRANSCRIPTION: Final[Mapping[str, Any]] = {"model": "gpt-4o-mini-transcr
 _OPENAI_URL: Final = "wss://api.openai.com/v1/realtime"
 _KEY_ENV: Final = "OPENAI_API_KEY"
 _AZURE_KEY_ENV: Final = "AZURE_OPENAI_API_KEY"
+
+
+def _is_mcp(tool: Any) -> bool:
+    return isinstance(tool, (McpServer, m.McpTool))
+
+
+def _mcp_wire(tool: Any) -> dict[str, Any]:
+    if isinstance(tool, McpServer):
+        return tool.to_wire()
+    wire: dict[str, Any] = _to_wire(tool)
+    return wire
 
 
 def _check_truncation(_inst: Any, _attr: Any, value: Any) -> None:
@@ -97,7 +115,9 @@ class OpenAIRealtime(ProviderConfig):
         voice: output voice (``"marin"``, ``"cedar"``, ``"alloy"``…); server
             default if `None`. It can only change until the first audio is produced.
         instructions: system prompt; server default if `None`.
-        tools: function tools (`ToolSpec` or ``@tool`` functions).
+        tools: function tools (`ToolSpec` or ``@tool`` functions) and remote
+            MCP servers (`McpServer`, or a `trio_realtime.openai.messages.McpTool`),
+            which OpenAI calls itself.
         turn_detection: `NOT_GIVEN` keeps the service default (server VAD);
             `None` turns detection off (push-to-talk: `CommitAudio` ends a turn);
             or a dict / `ServerVad` / `SemanticVad` such as
@@ -153,7 +173,7 @@ class OpenAIRealtime(ProviderConfig):
     url: str | None = None
     voice: str | None = None
     instructions: str | None = None
-    tools: Sequence[ToolSpec | HasToolSpec] = ()
+    tools: Sequence[ToolSpec | HasToolSpec | McpServer | m.McpTool] = ()
     turn_detection: Any = NOT_GIVEN
     input_transcription: Any = attrs.field(factory=lambda: dict(DEFAULT_TRANSCRIPTION))
     output_modalities: Sequence[str] | NotGiven = NOT_GIVEN
@@ -177,8 +197,8 @@ class OpenAIRealtime(ProviderConfig):
     )
 
     def __attrs_post_init__(self) -> None:
-        check_common(self.model, self.tools, self.url)
-        for spec in tool_specs(self.tools):
+        check_common(self.model, self._function_tools(), self.url)
+        for spec in tool_specs(self._function_tools()):
             check_openai_tool(spec)
         if self.azure_endpoint is not None:
             parts = urlsplit(self.azure_endpoint)
@@ -214,6 +234,9 @@ class OpenAIRealtime(ProviderConfig):
             raise ConfigurationError(
                 str(exc).replace("The session configuration is malformed", "Bad session options")
             ) from None
+
+    def _function_tools(self) -> list[Any]:
+        return [t for t in self.tools if not _is_mcp(t)]
 
     # ------------------------------------------------------------------ endpoint
 
@@ -321,9 +344,10 @@ class OpenAIRealtime(ProviderConfig):
             audio["output"] = audio_out
         if audio:
             session["audio"] = audio
-        specs = tool_specs(self.tools)
-        if specs:
-            session["tools"] = [tool_to_wire(s) for s in specs]
+        wire_tools = [tool_to_wire(s) for s in tool_specs(self._function_tools())]
+        wire_tools += [_mcp_wire(t) for t in self.tools if _is_mcp(t)]
+        if wire_tools:
+            session["tools"] = wire_tools
         if self.tool_choice is not NOT_GIVEN:
             session["tool_choice"] = _to_wire(self.tool_choice)
         if self.max_output_tokens is not NOT_GIVEN:

@@ -58,6 +58,7 @@ from .._wire import NotGiven, deep_merge
 from ..audio import AudioError, AudioFrame
 from ..errors import ProtocolError
 from ..events import (
+    ApproveMcp,
     AudioOut,
     ClearAudio,
     Command,
@@ -69,6 +70,9 @@ from ..events import (
     Interrupt,
     Interrupted,
     InvalidToolCall,
+    McpApprovalRequested,
+    McpCall,
+    McpToolsListed,
     RealtimeProtocol,
     ReportPlayback,
     Respond,
@@ -153,6 +157,23 @@ def _str(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _json_or_text(text: str) -> Any:
+    """Arguments as the JSON they usually are, or the text as sent."""
+    try:
+        return json.loads(text) if text.strip() else {}
+    except ValueError:
+        return text
+
+
+def _mcp_error_text(error: Any) -> str:
+    """One line for an MCP call's error object (``protocol_error``, ``http_error``…)."""
+    message = getattr(error, "message", None)
+    kind = getattr(error, "type", None) or type(error).__name__
+    code = getattr(error, "code", None)
+    where = f"{kind} {code}" if isinstance(code, int) else str(kind)
+    return f"{where}: {message}" if isinstance(message, str) and message else where
+
+
 def _usage(u: m.Usage | NotGiven | None) -> Usage | None:
     if not isinstance(u, m.Usage):
         return None
@@ -211,6 +232,8 @@ class OpenAIProtocol(RealtimeProtocol):
         self._unanswered: dict[str, str | None] = {}
         self._respond_after_tools = False
         self._cancel_ids: set[str] = set()
+        self._approvals: dict[str, str | None] = {}  # MCP approval request id -> response
+        self._mcp_list_failed: set[str | None] = set()
         self._turn = TurnAccumulator()
         self._tool_reply_pending = False
         #: The last ``error`` event the service sent (it explains a close that follows).
@@ -345,6 +368,8 @@ class OpenAIProtocol(RealtimeProtocol):
             self._send(m.InputAudioBufferClear(event_id=self._event_id()))
         elif isinstance(command, SendToolResult):
             return self._send_tool_result(command)
+        elif isinstance(command, ApproveMcp):
+            return self._approve_mcp(command)
         elif isinstance(command, UpdateSession):
             self._update_session(command)
         else:
@@ -476,6 +501,45 @@ class OpenAIProtocol(RealtimeProtocol):
             return [self._turn.finish()]
         return []
 
+    def _approve_mcp(self, command: ApproveMcp) -> list[Event]:
+        request_id = command.request_id
+        if request_id not in self._approvals:
+            raise ProtocolError(
+                f"No pending MCP approval request {request_id!r} in this session.",
+                side="local",
+            )
+        del self._approvals[request_id]
+        response_id = self._unanswered.pop(request_id, None)
+        item: dict[str, Any] = {
+            "type": "mcp_approval_response",
+            "id": f"{self._event_id()}_approval",  # the item type requires a client id
+            "approval_request_id": request_id,
+            "approve": bool(command.approve),
+        }
+        if command.reason is not None:
+            item["reason"] = command.reason
+        self._send(
+            structure_wire(
+                {"type": "conversation.item.create", "event_id": self._event_id(), "item": item},
+                m.ClientEvent,
+                what="conversation.item.create built from ApproveMcp",
+            )
+        )
+        if command.respond:
+            self._respond_after_tools = True
+        if self._respond_after_tools and response_id not in self._unanswered.values():
+            self._respond_after_tools = False
+            self._tool_reply_pending = True
+            self._respond(m.ResponseCreate(event_id=self._event_id()))
+        if (
+            self._turn.open
+            and not self._unanswered
+            and not self._tool_reply_pending
+            and self._current is None
+        ):
+            return [self._turn.finish()]
+        return []
+
     def _update_session(self, command: UpdateSession) -> None:
         session: dict[str, Any] = {"type": "realtime"}
         if command.instructions is not None:
@@ -490,7 +554,9 @@ class OpenAIProtocol(RealtimeProtocol):
                         "offers; OpenAI Realtime cannot declare it.",
                         side="local",
                     )
-            session["tools"] = [tool_to_wire(s) for s in command.tools]
+            # The MCP servers of the configuration stay: only function tools change here.
+            mcp = [t for t in self._session_config.get("tools", ()) if t.get("type") == "mcp"]
+            session["tools"] = [tool_to_wire(s) for s in command.tools] + mcp
         session = deep_merge(session, command.extra)
         self._send(
             structure_wire(
@@ -848,8 +914,64 @@ class OpenAIProtocol(RealtimeProtocol):
             return []
         return [self._tool_call(ev.call_id, ev.name, ev.arguments, ev.response_id, ev)]
 
+    def _on_mcp_list_failed(self, ev: m.McpListToolsFailed) -> list[Event]:
+        self._mcp_list_failed.add(ev.item_id)
+        return []
+
+    def _on_item_done(self, ev: m.ConversationItemDone) -> list[Event]:
+        item = ev.item
+        if not isinstance(item, m.McpListToolsItem):
+            return []
+        item_id = item.id if isinstance(item.id, str) else None
+        failed = item_id in self._mcp_list_failed
+        self._mcp_list_failed.discard(item_id)
+        tools = [unstructure_wire(tool) for tool in item.tools]
+        return [
+            McpToolsListed(
+                server_label=item.server_label,
+                tools=[] if failed else tools,
+                failed=failed,
+                item_id=item_id,
+                raw=ev,
+            )
+        ]
+
     def _on_output_item_done(self, ev: m.ResponseOutputItemDone) -> list[Event]:
         item = ev.item
+        if isinstance(item, m.McpCallItem):
+            error = item.error
+            return [
+                McpCall(
+                    item_id=item.id,
+                    server_label=item.server_label,
+                    name=item.name,
+                    arguments=_json_or_text(item.arguments),
+                    output=item.output if isinstance(item.output, str) else None,
+                    error=(
+                        None
+                        if error is None or isinstance(error, NotGiven)
+                        else _mcp_error_text(error)
+                    ),
+                    approval_request_id=_str(item.approval_request_id),
+                    response_id=ev.response_id,
+                    raw=ev,
+                )
+            ]
+        if isinstance(item, m.McpApprovalRequestItem):
+            # The model waits for the answer, as for a function call's output.
+            self._approvals[item.id] = ev.response_id
+            self._unanswered[item.id] = ev.response_id
+            self._turn.tool_call()
+            return [
+                McpApprovalRequested(
+                    request_id=item.id,
+                    server_label=item.server_label,
+                    name=item.name,
+                    arguments=_json_or_text(item.arguments),
+                    response_id=ev.response_id,
+                    raw=ev,
+                )
+            ]
         if (
             isinstance(item, m.FunctionCallItem)
             and isinstance(item.call_id, str)
@@ -965,4 +1087,6 @@ _HANDLERS: dict[type, Any] = {
     m.ResponseFunctionCallArgumentsDelta: OpenAIProtocol._on_arguments_delta,
     m.ResponseFunctionCallArgumentsDone: OpenAIProtocol._on_arguments_done,
     m.ResponseOutputItemDone: OpenAIProtocol._on_output_item_done,
+    m.McpListToolsFailed: OpenAIProtocol._on_mcp_list_failed,
+    m.ConversationItemDone: OpenAIProtocol._on_item_done,
 }

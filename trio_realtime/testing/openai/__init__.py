@@ -60,7 +60,7 @@ Fault checkpoints fired (see `faults.MOMENTS`): ``before_setup``,
 
 Known simplifications: input transcription is reported right after the item
 is committed (the service reports it asynchronously, often later); the idle
-timeout of ``server_vad`` and MCP tools are not emulated; ``semantic_vad``
+timeout of ``server_vad`` is not emulated; ``semantic_vad``
 behaves like ``server_vad`` with a silence set by ``eagerness``.
 
 The package reads by concern: ``_defaults`` (ids, models, default sessions),
@@ -73,7 +73,7 @@ session events), ``_g711`` and ``_usage`` (audio codecs, token counts).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from ...errors import ConfigurationError
 from ..server import FakeConnection
@@ -90,6 +90,7 @@ from ._defaults import semantic_vad as semantic_vad
 from ._defaults import server_vad as server_vad
 from ._g711 import g711_decode as g711_decode
 from ._g711 import g711_encode as g711_encode
+from ._mcp import FakeMcpServer as FakeMcpServer
 from ._usage import audio_tokens as audio_tokens
 from ._usage import response_usage as response_usage
 from ._usage import text_tokens as text_tokens
@@ -103,6 +104,7 @@ __all__ = [
     "DEFAULT_INSTRUCTIONS",
     "SUPPORTED_CLIENT_EVENTS",
     "VOICES",
+    "FakeMcpServer",
     "FakeOpenAI",
     "FakeOpenAIServer",
     "OpenAIConnectionState",
@@ -142,6 +144,9 @@ class FakeOpenAI:
             transcription; the service takes about a second, so the transcript
             usually arrives while the reply is already streaming. 0 (default)
             reports it at once, before the reply starts.
+        mcp_servers: scripted remote MCP servers by URL (or connector id):
+            the tools ``mcp`` session tools list and call (see `FakeMcpServer`;
+            a URL not given here fails to list, as an unreachable server does).
     """
 
     def __init__(
@@ -157,6 +162,7 @@ class FakeOpenAI:
         max_session_seconds: float = 3600.0,
         voice: str = "alloy",
         transcription_delay: float = 0.0,
+        mcp_servers: Mapping[str, FakeMcpServer] | None = None,
     ) -> None:
         if auth_failure not in ("close", "http"):
             raise ConfigurationError(
@@ -178,6 +184,7 @@ class FakeOpenAI:
                 f"transcription_delay must be >= 0, got {transcription_delay!r}"
             )
         self.transcription_delay = float(transcription_delay)
+        self.mcp_servers: Mapping[str, FakeMcpServer] = dict(mcp_servers or {})
         self.connections: list[OpenAIConnectionState] = []
 
     def key_accepted(self, key: str) -> bool:

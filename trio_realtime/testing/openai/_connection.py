@@ -230,6 +230,8 @@ class OpenAIConnectionState(_InputPart):
         self._configure()
         self._kick_idle()
         await self._send(self._event("session.updated", session=copy.deepcopy(self.session)))
+        if self.kind == "realtime":
+            await self._list_mcp_tools()
 
     async def _session_close(self, raw: dict[str, Any]) -> None:
         self._closing = True

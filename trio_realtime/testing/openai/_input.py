@@ -15,7 +15,7 @@ from ..vad import SpeechStart
 from ._defaults import bytes_per_ms
 from ._g711 import g711_decode
 from ._items import _Item, _said_of_message
-from ._responses import _ResponsesPart
+from ._mcp import _McpPart
 from ._usage import audio_tokens, text_tokens
 from ._validation import Invalid, _check_keys, _missing, _wrong_type
 
@@ -24,7 +24,7 @@ def _logprob(token: str) -> dict[str, Any]:
     return {"token": token, "logprob": -0.0123, "bytes": list(token.encode("utf-8"))}
 
 
-class _InputPart(_ResponsesPart):
+class _InputPart(_McpPart):
     """The input audio buffer, server VAD, its idle timeout and input transcription."""
 
     # -- input audio -------------------------------------------------------------------

@@ -108,6 +108,9 @@ class _ItemsPart(_ConnectionBase):
                 self._event(kind, previous_item_id=previous, item=copy.deepcopy(item.wire))
             )
 
+    def _mcp_answer(self, wire: dict[str, Any]) -> None:
+        """An ``mcp_approval_response`` arrived (remote MCP overrides this)."""
+
     def _find(self, item_id: str) -> _Item | None:
         return next((i for i in self.items if i.id == item_id), None)
 
@@ -155,6 +158,8 @@ class _ItemsPart(_ConnectionBase):
         entry = _Item(wire, audio, bpm)
         if kind == "message":
             entry.said = _said_of_message(item, audio, bpm)
+        elif kind == "mcp_approval_response":
+            self._mcp_answer(wire)
         elif kind == "function_call_output":
             call_id = str(wire["call_id"])
             if call_id in self._model_calls:

@@ -53,6 +53,8 @@ class _Response:
     calls_made: int = 0
     audio_s: float = 0.0
     limited: bool = False
+    #: Results of calls the service ran itself (remote MCP) in this response.
+    server_results: list[Any] = attrs.field(factory=list)
 
     def is_cancelled(self) -> bool:
         return self.reason is not None
@@ -245,8 +247,16 @@ class _ResponsesPart(_ItemsPart):
                     for call in reply.tool_calls:
                         if resp.is_cancelled():
                             break
-                        await self._stream_call(resp, call, index)
+                        await self._stream_tool_call(resp, call, index)
                         index += 1
+                    follow = self._after_server_calls(resp)
+                    if follow is not None and follow.text and not resp.is_cancelled():
+                        # The service ran the calls itself: the reply goes on at once.
+                        text = self._within_limit(resp, follow.text)
+                        if "audio" in resp.modalities:
+                            await self._stream_audio(resp, text, index)
+                        else:
+                            await self._stream_text(resp, text, index)
                 elif reply.text:
                     text = self._within_limit(resp, reply.text)
                     if "audio" in resp.modalities:
@@ -527,6 +537,14 @@ class _ResponsesPart(_ItemsPart):
         )
         item.wire["status"] = "incomplete" if resp.is_cancelled() or resp.limited else "completed"
         await self._close_item(resp, item, index)
+
+    async def _stream_tool_call(self, resp: _Response, call: PlannedToolCall, index: int) -> None:
+        """One planned call: a function call for the client (remote MCP overrides this)."""
+        await self._stream_call(resp, call, index)
+
+    def _after_server_calls(self, resp: _Response) -> Reply | None:
+        """The reply that follows calls the service ran itself, if any (see ``_mcp``)."""
+        return None
 
     async def _stream_call(self, resp: _Response, call: PlannedToolCall, index: int) -> None:
         call_id = call.call_id or self.ids.call()
