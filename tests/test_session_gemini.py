@@ -11,6 +11,7 @@ import pytest
 import trio
 
 import trio_realtime as rt
+from trio_realtime._wire import NOT_GIVEN
 from trio_realtime.gemini import messages as m
 from trio_realtime.testing.gemini import FakeGemini
 from trio_realtime.testing.leaks import no_leaked_tasks
@@ -497,3 +498,84 @@ async def test_respond_with_instructions_is_answered() -> None:
     assert content.turns == [
         m.Content(role="user", parts=[m.Part(text="Greet the user in French.")])
     ]
+
+
+async def test_affective_dialog_dials_v1alpha_on_the_computed_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No url= override: the library computes the Gemini API URL (host pointed at
+    # the fake over TLS) and picks v1alpha because affective dialog needs it.
+    fake = FakeGemini()
+    with trio.fail_after(20):
+        async with open_fake_server(speed=math.inf, tls=True, handlers={"gemini": fake}) as server:
+            monkeypatch.setattr(
+                "trio_realtime.gemini.config._GEMINI_HOST", server.gemini_url().split("/")[2]
+            )
+            options = rt.ConnectionOptions(
+                open_timeout=5,
+                close_timeout=2,
+                ping_interval=None,
+                ssl_context=server.client_ssl_context(),
+            )
+            config = rt.GeminiLive(api_key="test-key", affective_dialog=True, connection=options)
+            with no_leaked_tasks():
+                async with rt.connect(config) as session:
+                    assert isinstance(await session.next_event(), rt.SessionReady)
+    record = fake.connections[0]
+    assert ".v1alpha." in record.path
+    assert record.setup is not None
+    assert record.setup.generation_config.enable_affective_dialog is True  # type: ignore[union-attr]
+
+
+async def test_tool_choice_none_keeps_the_functions_from_the_model() -> None:
+    @rt.tool
+    def get_weather(city: str) -> str:
+        """Weather for a city."""
+        return "sunny"
+
+    for choice, calls in (("auto", 1), ("none", 0)):
+        fake = FakeGemini()
+        with trio.fail_after(20):
+            async with open_fake_server(speed=math.inf, handlers={"gemini": fake}) as server:
+                async with session_on(server, tools=[get_weather], tool_choice=choice) as session:
+                    # The default fake model calls a declared tool the user names.
+                    await session.send_text("please get weather for Paris")
+                    seen = await events_until(session, lambda e: isinstance(e, rt.TurnDone))
+        assert len([e for e in seen if isinstance(e, rt.ToolCall)]) == calls, choice
+        setup = fake.connections[0].setup
+        assert setup is not None
+        assert isinstance(setup.tools, list) == (choice == "auto")
+
+
+async def test_manual_non_blocking_results_with_will_continue() -> None:
+    # A tool the application runs itself: progress goes in silently with
+    # will_continue, the last result asks for the answer.
+    fake = FakeGemini()
+    spec = rt.ToolSpec("render_video", "Render a video.", non_blocking=True)
+    scenario = Scenario(
+        turns=[Turn(tool_calls=[PlannedToolCall("render_video", {})], reply="Your video is ready.")]
+    )
+    with trio.fail_after(20):
+        async with open_fake_server(
+            speed=math.inf, scenario=scenario, handlers={"gemini": fake}
+        ) as server:
+            async with session_on(server, tools=[spec]) as session:
+                await session.send_text("render it")
+                seen = await events_until(session, lambda e: isinstance(e, rt.ToolCall))
+                call = seen[-1]
+                assert isinstance(call, rt.ToolCall)
+                await session.send_tool_result(
+                    call.call_id, {"progress": 50}, scheduling="silent", will_continue=True
+                )
+                await session.send_tool_result(call.call_id, {"done": True}, scheduling="when_idle")
+                seen = await events_until(
+                    session, lambda e: final_assistant(e, "Your video is ready.")
+                )
+                with pytest.raises(rt.ProtocolError, match="unknown tool call id"):
+                    await session.send_tool_result(call.call_id, "again")
+    responses = fake.connections[0].tool_responses
+    assert [(r.will_continue, r.scheduling, r.response) for r in responses] == [
+        (True, "SILENT", {"output": {"progress": 50}}),
+        (NOT_GIVEN, "WHEN_IDLE", {"output": {"done": True}}),
+    ]
+    assert "NON_BLOCKING" in str(fake.connections[0].setup)
