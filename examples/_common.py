@@ -83,3 +83,15 @@ def run(main: Callable[[], Awaitable[None]]) -> None:
     except* rt.RealtimeError as group:
         message = " ".join(str(group.exceptions[0]).split())  # a refusal may quote a JSON body
         sys.exit(f"{name}: {message}")
+
+
+async def one_turn(session: rt.RealtimeSession, text: str) -> None:
+    """Send `text`, print it and the assistant's transcript, until the turn is done."""
+    print(f"you: {text}")
+    await session.send_text(text)
+    async for event in session.events():
+        match event:
+            case rt.Transcript(role="assistant", text=reply, final=True):
+                print(f"assistant: {reply}")
+            case rt.TurnDone():
+                return

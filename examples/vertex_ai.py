@@ -22,22 +22,11 @@ import argparse
 import itertools
 
 import trio
-from _common import run
+from _common import one_turn, run
 
 import trio_realtime as rt
 from trio_realtime.credentials import google_token_provider
 from trio_realtime.testing.server import open_fake_server
-
-
-async def one_turn(session: rt.RealtimeSession, text: str) -> None:
-    print(f"you: {text}")
-    await session.send_text(text)
-    async for event in session.events():
-        match event:
-            case rt.Transcript(role="assistant", text=reply, final=True):
-                print(f"assistant: {reply}")
-            case rt.TurnDone():
-                return
 
 
 async def main() -> None:

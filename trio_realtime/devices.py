@@ -198,7 +198,32 @@ def _dbfs(samples: npt.NDArray[np.int16]) -> float:
     return 20 * math.log10(rms / 32768) if rms > 0 else -math.inf
 
 
-class Microphone:
+class _Device:
+    """What `Microphone` and `Speaker` share: ``async with`` closes the stream."""
+
+    _stream: Any = None
+
+    async def aclose(self) -> None:
+        """Stop and close the stream (idempotent); shielded from cancellation."""
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            await _close_stream(stream)
+        self._closed()
+        await trio.lowlevel.checkpoint()
+
+    def _closed(self) -> None:
+        pass
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class Microphone(_Device):
     """An input device as an async iterator of mono `AudioFrame` blocks.
 
     ``async with Microphone(24000) as mic: async for frame in mic: ...``.
@@ -280,23 +305,9 @@ class Microphone:
         )
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop and close the stream; iteration then ends. Shielded from cancellation."""
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Stop and close the input stream (idempotent)."""
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            await _close_stream(stream)
+    def _closed(self) -> None:
         if self._send is not None:
-            self._send.close()
-        await trio.lowlevel.checkpoint()
+            self._send.close()  # iteration ends
 
     def __aiter__(self) -> Microphone:
         return self
@@ -320,7 +331,7 @@ class SpeakerStatistics:
     resampled_frames: int = 0
 
 
-class Speaker:
+class Speaker(_Device):
     """An output device that plays `AudioFrame` chunks through a jitter buffer.
 
     `play` queues a chunk (never waits); sounddevice's audio thread drains the
@@ -392,26 +403,12 @@ class Speaker:
         )
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop and close the stream; what was not played is dropped. Shielded."""
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Stop and close the output stream (idempotent)."""
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            await _close_stream(stream)
-        with self._lock:
+    def _closed(self) -> None:
+        with self._lock:  # what was not played is dropped
             self._queue.clear()
             self._queued = 0
         self._token = None
         self._drained.set()
-        await trio.lowlevel.checkpoint()
 
     # -- called from Trio -------------------------------------------------------------
 
