@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.lowlevel
 
 import trio_realtime as rt
 from trio_realtime._wire import NOT_GIVEN
@@ -579,3 +580,36 @@ async def test_manual_non_blocking_results_with_will_continue() -> None:
         (NOT_GIVEN, "WHEN_IDLE", {"output": {"done": True}}),
     ]
     assert "NON_BLOCKING" in str(fake.connections[0].setup)
+
+
+async def test_streaming_tool_sends_partial_results_then_closes_the_call() -> None:
+    @rt.tool(non_blocking=True, scheduling="silent")
+    async def render(frames: int) -> AsyncIterator[dict[str, int]]:
+        """Render frames, reporting progress."""
+        for done in range(1, frames + 1):
+            await trio.lowlevel.checkpoint()
+            yield {"frames_done": done}
+
+    fake = FakeGemini()
+    scenario = Scenario(
+        turns=[
+            Turn(tool_calls=[PlannedToolCall("render", {"frames": 2})], reply="Rendered."),
+            Turn(reply="Anything else?"),
+        ]
+    )
+    with trio.fail_after(20):
+        async with open_fake_server(
+            speed=math.inf, scenario=scenario, handlers={"gemini": fake}
+        ) as server:
+            async with session_on(server, tools=[render]) as session:
+                await session.send_text("render two frames")
+                await events_until(session, lambda e: isinstance(e, rt.TurnDone))
+                while len(fake.connections[0].tool_responses) < 3:  # noqa: ASYNC110 - fake's record
+                    await trio.sleep(0.01)
+                assert session.statistics().tool_calls_running == 0
+    responses = fake.connections[0].tool_responses
+    assert [(r.will_continue, r.scheduling, r.response) for r in responses] == [
+        (True, "SILENT", {"output": {"frames_done": 1}}),
+        (True, "SILENT", {"output": {"frames_done": 2}}),
+        (NOT_GIVEN, "SILENT", {"output": {}}),
+    ]

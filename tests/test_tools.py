@@ -9,7 +9,7 @@ import functools
 import inspect
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Annotated, Any, Literal, NewType
 
 import attrs
@@ -1260,3 +1260,22 @@ def test_non_blocking_declarations() -> None:
     assert openai_tool(quick)["name"] == "quick"  # blocking is what OpenAI does anyway
     with pytest.raises(ConfigurationError, match="'slow' is non_blocking=True, which only Gemini"):
         openai_tool(slow)
+
+
+async def test_async_generator_tools_stream_partial_results() -> None:
+    async def progress(steps: int) -> AsyncIterator[int]:
+        """Report progress."""
+        for i in range(steps):
+            yield i
+
+    with pytest.raises(ConfigurationError, match=r"async generator: .*non_blocking=True"):
+        tool(progress)
+    streaming = tool(progress, non_blocking=True)
+    assert streaming.streams
+    assert not tool(lambda: None, name="plain").streams
+    with trio.fail_after(5):
+        assert [v async for v in streaming.stream({"steps": 3})] == [0, 1, 2]
+    with pytest.raises(ToolArgumentError, match="argument 'steps': expected int, got str"):
+        streaming.stream({"steps": "3"})
+    with pytest.raises(TypeError, match="not an async generator"):
+        tool(lambda: None, name="plain").stream({})

@@ -10,6 +10,7 @@ task switch per audio chunk.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import AsyncIterator, Sequence
@@ -911,13 +912,14 @@ class RealtimeSession:
         options = fn.options
         with scope:
             try:
+                context = ToolContext(name=call.name, call_id=call.call_id, session=self)
                 with trio.move_on_after(
                     options.timeout if options.timeout is not None else math.inf
                 ) as limit:
-                    result = await fn.invoke(
-                        call.arguments,
-                        context=ToolContext(name=call.name, call_id=call.call_id, session=self),
-                    )
+                    if fn.streams:
+                        result = await self._stream_tool(fn, call, context)
+                    else:
+                        result = await fn.invoke(call.arguments, context=context)
                 if limit.cancelled_caught:
                     log.info(
                         "tool %s (call %s) timed out after %g s",
@@ -952,14 +954,32 @@ class RealtimeSession:
         # answered, unless the user interrupted that response (a call that ran
         # on with on_interrupt="finish" only records its result).
         respond = not pending and not interrupted
+        # A streaming tool's partial results went out already: its end is an
+        # empty, silent result that closes the call (an error is scheduled as usual).
+        scheduling = "silent" if fn.streams and not is_error else options.scheduling
         try:
             self._send_command(
                 SendToolResult(
-                    call.call_id, payload, is_error, respond=respond, scheduling=options.scheduling
+                    call.call_id, payload, is_error, respond=respond, scheduling=scheduling
                 )
             )
         except RealtimeError as exc:
             log.debug("could not send the result of tool %s: %s", call.name, exc)
+
+    async def _stream_tool(self, fn: FunctionTool, call: ToolCall, context: ToolContext) -> Any:
+        """Send each value an async-generator tool yields as a partial result; return ``{}``."""
+        async with contextlib.aclosing(fn.stream(call.arguments, context=context)) as partials:
+            async for value in partials:
+                self._send_command(
+                    SendToolResult(
+                        call.call_id,
+                        tool_result_payload(value),
+                        respond=False,
+                        scheduling=fn.options.scheduling,
+                        will_continue=True,
+                    )
+                )
+        return {}
 
     def _cancel_tool(self, call_id: str) -> None:
         entry = self._tool_scopes.get(call_id)

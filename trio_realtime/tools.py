@@ -41,7 +41,7 @@ import inspect
 import logging
 import re
 import typing
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, overload
 
 import attrs
@@ -310,6 +310,12 @@ class FunctionTool(Generic[P, R]):
             parameters=parameters,
             non_blocking=options.non_blocking,
         )
+        if inspect.isasyncgenfunction(base) and options.non_blocking is not True:
+            raise ConfigurationError(
+                f"Tool {tool_name!r} is an async generator: each value it yields is a "
+                "partial result, which only Gemini's non-blocking functions take; "
+                "declare it with @tool(non_blocking=True)."
+            )
         return cls(
             func=func,
             spec=spec,
@@ -317,6 +323,14 @@ class FunctionTool(Generic[P, R]):
             params=tuple(params),
             options=options,
         )
+
+    @property
+    def streams(self) -> bool:
+        """Whether the function is an async generator (each value a partial result)."""
+        base: Any = self.func
+        while isinstance(base, functools.partial):
+            base = base.func
+        return inspect.isasyncgenfunction(base)
 
     def bind(
         self, arguments: Mapping[str, Any], *, context: ToolContext | None = None
@@ -391,6 +405,23 @@ class FunctionTool(Generic[P, R]):
         if inspect.isawaitable(result):
             result = await result
         return result
+
+    def stream(
+        self, arguments: Mapping[str, Any], *, context: ToolContext | None = None
+    ) -> AsyncGenerator[Any, None]:
+        """Validate `arguments` and start an async-generator tool: its partial results.
+
+        Close the generator (``aclose``) if you stop early.
+
+        Raises:
+            ToolArgumentError: the arguments do not fit the signature (see `bind`).
+            TypeError: the function is not an async generator (see `streams`).
+        """
+        if not self.streams:
+            raise TypeError(f"tool {self.name!r} is not an async generator; use invoke()")
+        args, kwargs = self.bind(arguments, context=context)
+        gen: AsyncGenerator[Any, None] = self.func(*args, **kwargs)  # type: ignore[assignment]
+        return gen
 
 
 @overload

@@ -80,7 +80,10 @@ class ToolOptions:
             ``BLOCKING`` explicitly (the default of 2.5 models, but not of
             3.8 Live, where non-blocking is the default); `None` leaves it to
             the model. OpenAI Realtime has no such mode: a configuration
-            declaring a non-blocking tool is refused.
+            declaring a non-blocking tool is refused. A non-blocking tool may
+            be an async generator: each value it yields goes to the model as
+            a partial result (``willContinue``), and a final empty, silent
+            result closes the call when it returns.
         scheduling: Gemini, non-blocking tools only: what the model does with
             the result. ``"interrupt"`` stops what it is saying and answers
             now, ``"when_idle"`` answers once it has finished speaking (the
