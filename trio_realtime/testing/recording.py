@@ -437,7 +437,8 @@ async def open_recording_proxy(
         audio: ``"keep"`` writes audio as sent; ``"synthetic"`` replaces it by
             the synthetic voice (one JSON parse and re-encode per audio frame).
             Either way each frame costs one JSON line written and flushed.
-        host, port: where the proxy listens (``port=0``: any free port).
+        host: the address the proxy listens on.
+        port: the port it listens on (``0``: any free port).
         ssl_context: for a ``wss://`` upstream with a private CA.
 
     Cancellation: leaving the block closes the proxy and its connections.
