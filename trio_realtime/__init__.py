@@ -169,6 +169,9 @@ if TYPE_CHECKING:
         OpenAITranscription as OpenAITranscription,
     )
     from .session import (
+        LatencyStats as LatencyStats,
+    )
+    from .session import (
         RealtimeSession as RealtimeSession,
     )
     from .session import (
@@ -229,6 +232,7 @@ _LAZY: dict[str, str] = {
     "SessionClosed": ".errors",
     "SessionReady": ".events",
     "SessionStatistics": ".session",
+    "LatencyStats": ".session",
     "SessionUpdated": ".events",
     "SpeechStarted": ".events",
     "SpeechStopped": ".events",
@@ -291,6 +295,7 @@ __all__ = [
     "SessionClosed",
     "SessionReady",
     "SessionStatistics",
+    "LatencyStats",
     "SessionUpdated",
     "SpeechStarted",
     "SpeechStopped",

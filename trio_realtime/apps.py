@@ -22,9 +22,17 @@ import trio
 from ._config import ProviderConfig
 from ._console import TranscriptPrinter
 from ._loop import require_trio
+from ._metrics import describe_turn
 from .audio import AudioFrame, read_wav, write_wav
 from .errors import ServerError
-from .events import AudioOut, ResponseDone, ServerErrorEvent, TextOut, Transcript
+from .events import (
+    AudioOut,
+    ResponseDone,
+    ServerErrorEvent,
+    TextOut,
+    Transcript,
+    TurnMetrics,
+)
 from .gemini import GeminiLive
 from .openai import OpenAIRealtime
 from .session import RealtimeSession, connect
@@ -141,7 +149,6 @@ async def _stream_reply(
 ) -> list[AudioFrame]:
     """Print one reply's transcripts as they arrive (and play its audio); return its audio."""
     audio: list[AudioFrame] = []
-    text_seen = False
     async for event in session.events():
         match event:
             case AudioOut(frame=frame):
@@ -149,7 +156,6 @@ async def _stream_reply(
                 if speaker is not None:
                     speaker.play(frame, item_id=event.item_id)
             case TextOut(text=text):
-                text_seen = True
                 printer.partial("assistant", text)
             case Transcript(role=role, text=text, final=False):
                 printer.partial(role, text)
@@ -157,8 +163,9 @@ async def _stream_reply(
                 printer.final(role, text)
             case ServerErrorEvent(fatal=True) as err:
                 raise ServerError(err.message, code=err.code, fatal=True)
-            case ResponseDone(status=status) if status != "completed" or audio or text_seen:
+            case TurnMetrics() as metrics:  # right after TurnDone: the reply is complete
                 printer.close()
+                printer.line(f"({describe_turn(metrics)})")
                 break
     return audio
 

@@ -21,13 +21,14 @@ import trio.lowlevel
 
 from ._config import ConnectionOptions, ProviderConfig
 from ._loop import require_trio
+from ._metrics import describe_turn
 from .audio import AudioFrame, write_wav
 from .events import (
     AudioOut,
     Interrupted,
-    ResponseDone,
     ToolCall,
     Transcript,
+    TurnMetrics,
 )
 from .gemini import GeminiLive
 from .openai import OpenAIRealtime
@@ -78,8 +79,6 @@ class _Turn:
     said: str
     heard: str = ""
     reply: str = ""
-    speech_end: float | None = None
-    first_audio: float | None = None
     interrupted: bool = False
     tool_line: str = ""
     response_id: str | None = None
@@ -98,15 +97,12 @@ async def _speak(session: RealtimeSession, text: str, speed: float, turn: _Turn)
     rate = session.protocol.input_sample_rate
     frame = user_utterance(text, rate)
     chunks = split_frame(frame, 20)
-    trail_chunks = 800 // 20  # user_utterance ends with 800 ms of silence
     step = 0.02 / speed if math.isfinite(speed) and speed > 0 else 0.0
     start = trio.current_time()
     for i, chunk in enumerate(chunks):
         if step:
             await trio.sleep_until(start + i * step)
         await session.send_audio(chunk)
-        if i == len(chunks) - trail_chunks:
-            turn.speech_end = trio.current_time()
     await session.flush_audio()
 
 
@@ -145,8 +141,6 @@ async def _converse(
                 case AudioOut(frame=frame, response_id=rid):
                     if turn.response_id is None and all(t.response_id != rid for t in turns):
                         turn.response_id = rid
-                        if turn.speech_end is not None:
-                            turn.first_audio = trio.current_time()
                     audio.append(frame)
                     # We "play" instantly into the WAV file: report it as played.
                     await session.report_playback(int(sum(f.duration for f in audio) * 1000))
@@ -166,20 +160,17 @@ async def _converse(
                     owner = owner_of(rid)
                     owner.reply = text
                     suffix = " [cut off]" if owner.interrupted else ""
-                    printer.line("assistant", f"{text}{suffix}{_latency(owner)}")
-                case ResponseDone(status="completed"):
+                    printer.line("assistant", f"{text}{suffix}")
+                case TurnMetrics() as metrics:
+                    printer.line("metrics", describe_turn(metrics))
+                    if metrics.status != "completed":
+                        continue
                     if len(turns) == 1 and turn.reply:
                         turn = await say(STORY_Q)
                     elif len(turns) == 3 and turn.reply:
                         break
         nursery.cancel_scope.cancel()
     return audio, turns
-
-
-def _latency(turn: _Turn) -> str:
-    if turn.speech_end is None or turn.first_audio is None:
-        return ""
-    return f"   (latency {1000 * (turn.first_audio - turn.speech_end):.0f} ms)"
 
 
 async def _run_one(

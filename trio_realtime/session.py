@@ -25,6 +25,7 @@ from ._closes import explain_close, explain_error_event
 from ._config import ProviderConfig, tool_specs
 from ._groups import reraise, single_exception
 from ._loop import require_trio
+from ._metrics import LatencyStats, MetricsTracker
 from ._outbox import Outbox
 from .audio import AudioFrame, Resampler
 from .errors import (
@@ -61,6 +62,7 @@ from .events import (
     ToolCall,
     ToolCallCancelled,
     ToolSpec,
+    TurnMetrics,
     UpdateSession,
 )
 from .tools import FunctionTool, ToolContext, tool_error_payload, tool_result_payload
@@ -69,7 +71,7 @@ from .transport import Connection, open_connection
 if TYPE_CHECKING:
     from .video import VideoForwarder
 
-__all__ = ["RealtimeSession", "SessionStatistics", "connect"]
+__all__ = ["LatencyStats", "RealtimeSession", "SessionStatistics", "connect"]
 
 log = logging.getLogger("trio_realtime.session")
 
@@ -113,6 +115,27 @@ class SessionStatistics:
     audio_chunks_sent: int = 0
     control_messages_sent: int = 0
     tool_calls_running: int = 0
+    #: Assistant turns ended (`TurnDone`), and how many of them were cut off.
+    turns: int = 0
+    turns_interrupted: int = 0
+    #: End of user input -> first assistant audio / transcript, over the turns.
+    time_to_first_audio: LatencyStats = attrs.field(factory=LatencyStats)
+    time_to_first_text: LatencyStats = attrs.field(factory=LatencyStats)
+    #: Seconds of user audio sent and of assistant audio received.
+    audio_in_seconds: float = 0.0
+    audio_out_seconds: float = 0.0
+    #: Tokens summed over the turns' responses.
+    input_tokens: int = 0
+    output_tokens: int = 0
+    #: TCP + TLS + WebSocket upgrade of the first connection, and `connect()`
+    #: start -> session ready (the provider accepted the configuration).
+    connect_seconds: float | None = None
+    ready_seconds: float | None = None
+    #: Moves to a new connection (`Reconnected`) and their summed downtime.
+    reconnects: int = 0
+    reconnect_downtime: float = 0.0
+    #: The metrics of the last turn (also delivered as a `TurnMetrics` event).
+    last_turn: TurnMetrics | None = None
 
 
 class _EventStream:
@@ -198,6 +221,7 @@ class RealtimeSession:
         self._tool_names: dict[str, str] = {}  # call id -> tool name, while running
         # Calls left running by an interruption (on_interrupt="finish").
         self._tool_interrupted: set[str] = set()
+        self._metrics = MetricsTracker(trio.current_time)
 
     # ------------------------------------------------------------------ events
 
@@ -254,6 +278,7 @@ class RealtimeSession:
                 if self._gen_offset:
                     assert isinstance(ev, AudioOut)
                     ev = attrs.evolve(ev, generation=ev.generation + self._gen_offset)
+                self._metrics.audio_out(ev)  # type: ignore[arg-type]
                 buffer.put(ev)
                 continue
             if kind is Interrupted:
@@ -288,6 +313,9 @@ class RealtimeSession:
                         )
                     self._ready.set()
             buffer.put(ev)
+            turn_metrics = self._metrics.event(ev)
+            if turn_metrics is not None:
+                buffer.put(turn_metrics)
         if buffer.overfull and not self._ended:
             self._fail(
                 RealtimeError(
@@ -643,6 +671,7 @@ class RealtimeSession:
                 except trio.WouldBlock:
                     waited = True
                     await outbox.put_audio(message)
+                self._metrics.audio_in(chunk.duration)
         except trio.ClosedResourceError:
             self._check_open()
             raise SessionClosed("The session's connection has ended.") from None
@@ -670,6 +699,8 @@ class RealtimeSession:
 
     async def send_text(self, text: str, *, respond: bool = True) -> None:
         """Add a user text message and, unless ``respond=False``, ask for a reply."""
+        if respond:
+            self._metrics.input_ended("text")
         await self._command(SendText(text, respond=respond))
 
     async def send_image(
@@ -728,6 +759,7 @@ class RealtimeSession:
     async def commit_audio(self, *, respond: bool = True) -> None:
         """End the user's turn in push-to-talk mode."""
         await self.flush_audio()
+        self._metrics.input_ended("commit")
         await self._command(CommitAudio(respond=respond))
 
     async def clear_audio(self) -> None:
@@ -743,6 +775,7 @@ class RealtimeSession:
     async def end_activity(self) -> None:
         """Mark the end of user speech (automatic activity detection off)."""
         await self.flush_audio()
+        self._metrics.input_ended("activity_end")
         await self._command(EndActivity())
 
     async def end_audio_stream(self) -> None:
@@ -856,9 +889,10 @@ class RealtimeSession:
         )
 
     def statistics(self) -> SessionStatistics:
-        """A snapshot of this session's queues and counters."""
+        """A snapshot of this session's queues, counters and turn metrics."""
         events = self._buffer.statistics()
         out = self._outbox.statistics()
+        m = self._metrics
         return SessionStatistics(
             events_buffered=events.events_buffered,
             bytes_buffered=events.bytes_buffered,
@@ -871,6 +905,19 @@ class RealtimeSession:
             audio_chunks_sent=self._audio_sent,
             control_messages_sent=self._control_sent,
             tool_calls_running=len(self._tool_scopes),
+            turns=m.turns,
+            turns_interrupted=m.turns_interrupted,
+            time_to_first_audio=m.time_to_first_audio,
+            time_to_first_text=m.time_to_first_text,
+            audio_in_seconds=m.audio_in_seconds,
+            audio_out_seconds=m.audio_out_seconds,
+            input_tokens=m.input_tokens,
+            output_tokens=m.output_tokens,
+            connect_seconds=m.connect_seconds,
+            ready_seconds=m.ready_seconds,
+            reconnects=m.reconnects,
+            reconnect_downtime=m.reconnect_downtime,
+            last_turn=m.last_turn,
         )
 
     @property
@@ -1069,6 +1116,7 @@ async def connect(config: ProviderConfig) -> AsyncIterator[RealtimeSession]:
         ConnectionLost: the connection ended during the handshake.
     """
     require_trio("trio_realtime.connect()")
+    started = trio.current_time()
     url, headers = await _endpoint(config)
     opts = config.connection
     protocol = config.new_protocol()
@@ -1077,6 +1125,7 @@ async def connect(config: ProviderConfig) -> AsyncIterator[RealtimeSession]:
         async with trio.open_nursery() as nursery:
             session = RealtimeSession(config, protocol, nursery, max_queue=opts.max_queue)
             session._conn = await nursery.start(session._hold_connection, url, headers, protocol)
+            session._metrics.connected(trio.current_time() - started)
             graceful = False
             try:
                 nursery.start_soon(session._writer, name="trio_realtime writer")
@@ -1085,6 +1134,7 @@ async def connect(config: ProviderConfig) -> AsyncIterator[RealtimeSession]:
                 if out:
                     session._queue_control(out)
                 await session._wait_ready(opts.open_timeout, url)
+                session._metrics.ready(trio.current_time() - started)
                 yield session
                 graceful = True
             finally:
