@@ -163,9 +163,8 @@ async def _stream_reply(
                 printer.final(role, text)
             case ServerErrorEvent(fatal=True) as err:
                 raise ServerError(err.message, code=err.code, fatal=True)
-            case TurnMetrics() as metrics:  # right after TurnDone: the reply is complete
+            case TurnMetrics():  # right after TurnDone: the reply is complete
                 printer.close()
-                printer.line(f"({describe_turn(metrics)})")
                 break
     return audio
 
@@ -231,6 +230,9 @@ async def run_chat(args: argparse.Namespace, live: bool) -> int:
             if audio:
                 number += 1
             print(f"audio: {saved}", flush=True)
+            last = session.statistics().last_turn
+            if last is not None:
+                print(f"metrics: {describe_turn(last)}", flush=True)
             if speaker is not None:
                 await speaker.drain()
 
