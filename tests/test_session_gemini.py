@@ -358,7 +358,9 @@ async def test_non_blocking_tool_when_idle_result_starts_a_new_turn() -> None:
     assert response.scheduling == "WHEN_IDLE"
     assert response.response == {"output": "results for trio"}
     kinds = [
-        type(e).__name__ for e in seen if not isinstance(e, (rt.ResumptionUpdate, rt.TurnDone))
+        type(e).__name__
+        for e in seen
+        if not isinstance(e, (rt.ResumptionUpdate, rt.TurnDone, rt.TurnMetrics))
     ]
     # The calling turn ends without waiting for the result; the answer is a turn of its own.
     first_done = kinds.index("ResponseDone")
