@@ -189,6 +189,24 @@ async def test_a_stream_that_fails_to_open_is_a_device_error() -> None:
     assert str(info.value) == "the audio device failed (Invalid sample rate)"
 
 
+async def test_a_device_that_refuses_the_rate_runs_at_its_own() -> None:
+    sd = load_stub("only-48k")
+    sd.MIC = np.arange(4800, dtype=np.int16)
+    with trio.fail_after(5), no_leaked_tasks():
+        async with Speaker(24000, backend=sd) as speaker, Microphone(16000, backend=sd) as mic:
+            assert (speaker.sample_rate, mic.sample_rate) == (48000, 48000)
+            speaker.play(rt.AudioFrame(np.zeros(2400, np.int16), 24000))  # resampled to 48 kHz
+            assert speaker.stats.resampled_frames == 1
+            # 100 ms in; the streaming resampler keeps its few ms of delay back.
+            assert 0.05 < speaker.pending_seconds() <= 0.1
+            frame = await mic.__anext__()
+            assert (frame.sample_rate, frame.num_samples) == (48000, 960)
+    assert [(kind, kw["samplerate"]) for kind, kw in sd.OPENED] == [
+        ("output", 48000),
+        ("input", 48000),
+    ]
+
+
 async def test_microphone_delivers_the_recording_in_order(sd: Any) -> None:
     sd.MIC = np.arange(2400, dtype=np.int16)
     got: list[rt.AudioFrame] = []

@@ -145,18 +145,21 @@ def check_devices(
         AudioDeviceError: sounddevice or PortAudio is missing, or a device is.
     """
     sd = _backend(backend)
-    return _check_device(sd, input, "input"), _check_device(sd, output, "output")
+    return _check_device(sd, input, "input")[0], _check_device(sd, output, "output")[0]
 
 
-def _check_device(sd: ModuleType, device: Device, kind: str) -> str:
-    """The device's name; raises `AudioDeviceError` when there is no such device."""
+def _check_device(sd: ModuleType, device: Device, kind: str) -> tuple[str, int | None]:
+    """The device's name and its default rate; `AudioDeviceError` when there is no such device."""
     try:
         info = sd.query_devices(device, kind=kind)
     except _device_errors(sd) as exc:
         what = "microphone" if kind == "input" else "speaker"
         which = f" {device!r}" if device is not None else ""
         raise AudioDeviceError(f"no usable {what}{which} ({exc})") from exc
-    return str(info.get("name", kind)) if isinstance(info, dict) else str(kind)
+    if not isinstance(info, dict):
+        return str(kind), None
+    rate = info.get("default_samplerate")
+    return str(info.get("name", kind)), int(rate) if rate else None
 
 
 def _stream_kwargs(
@@ -174,16 +177,35 @@ def _stream_kwargs(
     return kw
 
 
-async def _open_stream(sd: ModuleType, factory: str, kw: dict[str, Any]) -> Any:
-    def open_and_start() -> Any:
+async def _open_stream(
+    sd: ModuleType,
+    factory: str,
+    kwargs_for: Callable[[int], dict[str, Any]],
+    rate: int,
+    fallback: int | None,
+) -> tuple[Any, int]:
+    """Open and start a stream at `rate`, else at the device's own rate `fallback`.
+
+    Returns the stream and the rate it runs at. Many devices (ALSA hardware,
+    some USB headsets) refuse the providers' 16 or 24 kHz; audio at the
+    device's rate is resampled (`Speaker.play`; ``session.send_audio``).
+    """
+
+    def open_and_start(kw: dict[str, Any]) -> Any:
         stream = getattr(sd, factory)(**kw)
         stream.__enter__()
         return stream
 
     try:
-        return await trio.to_thread.run_sync(open_and_start)
+        return await trio.to_thread.run_sync(open_and_start, kwargs_for(rate)), rate
     except _device_errors(sd) as exc:
-        raise AudioDeviceError(f"the audio device failed ({exc})") from exc
+        first = exc
+    if fallback and fallback != rate:
+        try:
+            return await trio.to_thread.run_sync(open_and_start, kwargs_for(fallback)), fallback
+        except _device_errors(sd):
+            pass
+    raise AudioDeviceError(f"the audio device failed ({first})") from first
 
 
 async def _close_stream(stream: Any) -> None:
@@ -233,7 +255,9 @@ class Microphone(_Device):
 
     Args:
         sample_rate: recording rate; the session's ``protocol.input_sample_rate``
-            avoids resampling.
+            avoids resampling. A device that refuses it records at its own
+            default rate instead (`sample_rate` then says which; the session
+            resamples what it is sent).
         device: sounddevice device (index or name substring); `None` = default.
         block_ms: block length; each block costs one wakeup of the Trio task
             reading the microphone (50/s at 20 ms).
@@ -261,6 +285,7 @@ class Microphone(_Device):
             raise ValueError("block_ms and max_queue must be positive")
         self.sample_rate = int(sample_rate)
         self.device = device
+        self.block_ms = block_ms
         self.block = self.sample_rate * block_ms // 1000
         self._max_queue = max_queue
         self._backend = backend
@@ -278,11 +303,10 @@ class Microphone(_Device):
             AudioDeviceError: sounddevice, PortAudio or the device is missing or failed.
         """
         sd = _backend(self._backend)
-        self.name = await trio.to_thread.run_sync(_check_device, sd, self.device, "input")
+        self.name, fallback = await trio.to_thread.run_sync(_check_device, sd, self.device, "input")
         self._send, self._receive = trio.open_memory_channel[AudioFrame](self._max_queue)
         token = trio.lowlevel.current_trio_token()
         send = self._send
-        rate = self.sample_rate
 
         def offer(frame: AudioFrame) -> None:  # in Trio's thread
             try:
@@ -292,17 +316,24 @@ class Microphone(_Device):
             except trio.ClosedResourceError:
                 pass
 
-        def callback(indata: Any, frames: int, _time: Any, _status: Any) -> None:
-            samples = np.array(indata[:frames, 0], dtype=np.int16)  # a copy: PortAudio reuses it
-            self.level = _dbfs(samples)
-            try:
-                token.run_sync_soon(offer, AudioFrame(samples, rate))
-            except trio.RunFinishedError:
-                pass
+        def kwargs_for(rate: int) -> dict[str, Any]:
+            def callback(indata: Any, frames: int, _time: Any, _status: Any) -> None:
+                samples = np.array(
+                    indata[:frames, 0], dtype=np.int16
+                )  # a copy: PortAudio reuses it
+                self.level = _dbfs(samples)
+                try:
+                    token.run_sync_soon(offer, AudioFrame(samples, rate))
+                except trio.RunFinishedError:
+                    pass
 
-        self._stream = await _open_stream(
-            sd, "InputStream", _stream_kwargs(rate, self.block, callback, self.device)
+            block = rate * self.block_ms // 1000
+            return _stream_kwargs(rate, block, callback, self.device)
+
+        self._stream, self.sample_rate = await _open_stream(
+            sd, "InputStream", kwargs_for, self.sample_rate, fallback
         )
+        self.block = self.sample_rate * self.block_ms // 1000
         return self
 
     def _closed(self) -> None:
@@ -344,7 +375,9 @@ class Speaker(_Device):
 
     Args:
         sample_rate: device rate; the session's ``protocol.output_sample_rate``
-            avoids resampling (other rates are resampled per chunk stream).
+            avoids resampling (other rates are resampled per chunk stream). A
+            device that refuses it plays at its own default rate instead
+            (`sample_rate` then says which).
         device: sounddevice device (index or name substring); `None` = default.
         block_ms: device block length (latency of `clear`: at most one block
             plus the device's own buffer).
@@ -363,10 +396,10 @@ class Speaker(_Device):
     ) -> None:
         if block_ms <= 0 or prebuffer_ms < 0:
             raise ValueError("block_ms must be positive and prebuffer_ms not negative")
-        self.sample_rate = int(sample_rate)
         self.device = device
-        self.block = self.sample_rate * block_ms // 1000
-        self.prebuffer = self.sample_rate * prebuffer_ms // 1000
+        self.block_ms = block_ms
+        self.prebuffer_ms = prebuffer_ms
+        self._set_rate(int(sample_rate))
         self._backend = backend
         self._stream: Any = None
         self._lock = threading.Lock()
@@ -394,14 +427,25 @@ class Speaker(_Device):
             AudioDeviceError: sounddevice, PortAudio or the device is missing or failed.
         """
         sd = _backend(self._backend)
-        self.name = await trio.to_thread.run_sync(_check_device, sd, self.device, "output")
-        self._token = trio.lowlevel.current_trio_token()
-        self._stream = await _open_stream(
-            sd,
-            "OutputStream",
-            _stream_kwargs(self.sample_rate, self.block, self._fill, self.device),
+        self.name, fallback = await trio.to_thread.run_sync(
+            _check_device, sd, self.device, "output"
         )
+        self._token = trio.lowlevel.current_trio_token()
+
+        def kwargs_for(rate: int) -> dict[str, Any]:
+            self._set_rate(rate)  # before the stream starts calling _fill
+            return _stream_kwargs(rate, self.block, self._fill, self.device)
+
+        self._stream, rate = await _open_stream(
+            sd, "OutputStream", kwargs_for, self.sample_rate, fallback
+        )
+        self._set_rate(rate)
         return self
+
+    def _set_rate(self, rate: int) -> None:
+        self.sample_rate = rate
+        self.block = rate * self.block_ms // 1000
+        self.prebuffer = rate * self.prebuffer_ms // 1000
 
     def _closed(self) -> None:
         with self._lock:  # what was not played is dropped

@@ -2,8 +2,8 @@
 
 Put this folder first on ``PYTHONPATH`` (a subprocess) or pass the module as
 ``backend=`` (in process). ``FAKE_SD_MODE`` picks what goes wrong:
-``not-installed``, ``no-portaudio``, ``no-device``, ``stream-fails``, else
-all works. The microphone plays ``MIC`` (or the WAV file ``FAKE_SD_MIC``) in
+``not-installed``, ``no-portaudio``, ``no-device``, ``stream-fails``,
+``only-48k`` (streams open at the devices' default rate only), else all works. The microphone plays ``MIC`` (or the WAV file ``FAKE_SD_MIC``) in
 real time, then silence; the speaker records every block it was given into
 ``PLAYED`` (and the WAV file ``FAKE_SD_SPEAKER`` when the stream closes).
 """
@@ -88,7 +88,7 @@ class _Stream:
     ) -> None:
         assert channels == 1
         assert dtype == "int16"
-        if MODE == "stream-fails":
+        if MODE == "stream-fails" or (MODE == "only-48k" and samplerate != 48000):
             raise PortAudioError("Invalid sample rate")
         if device is not None:
             query_devices(device, "input" if self.kind == "input" else "output")
