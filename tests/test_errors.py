@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import traceback
 from collections.abc import Callable
 
 import pytest
@@ -22,6 +23,8 @@ from trio_realtime.errors import (
     redact_headers,
     redact_text,
     redact_url,
+    scrub_exception,
+    secret_values,
 )
 
 OPENAI_KEY = "sk-" + "test-1234567890abcdefSECRET"
@@ -298,3 +301,62 @@ def test_redact_text() -> None:
         f"keys {REDACTED} and {REDACTED} and {REDACTED}"
     )
     assert redact_text("sk-short and task-force") == "sk-short and task-force"
+
+
+AZURE_KEY = "0a1b2c3d" + "4e5f6a7b" + "8c9d0e1f" + "2a3b4c5d"
+
+
+def test_configured_secrets_are_redacted_whatever_their_shape() -> None:
+    text = f"key {AZURE_KEY} rejected; short one: test"
+    assert redact_text(text) == text  # no known shape: only the value gives it away
+    assert redact_text(text, {AZURE_KEY, "test"}) == f"key {REDACTED} rejected; short one: test"
+    assert redact_url(f"wss://h.test/{AZURE_KEY}/ws", {AZURE_KEY}) == f"wss://h.test/{REDACTED}/ws"
+    assert redact_headers([("X-Echo", AZURE_KEY)], {AZURE_KEY}) == [("X-Echo", REDACTED)]
+
+
+def test_secret_values_come_from_headers_query_user_info_and_extra() -> None:
+    token = "auth_tokens/" + "abcdef0123456789"
+    found = secret_values(
+        f"wss://me:{PLAIN_SECRET}@h.test/ws?access_token={token}&alt=json",
+        [("Authorization", f"Token {AZURE_KEY}"), ("X-Plain", "visible"), ("api-key", "k1")],
+        [GEMINI_KEY, None],
+    )
+    assert {PLAIN_SECRET, token, "auth_tokens%2Fabcdef0123456789", AZURE_KEY, GEMINI_KEY} <= found
+    assert f"Token {AZURE_KEY}" in found
+    assert "k1" in found  # kept, though too short to be searched for in free text
+    assert "visible" not in found
+    assert "json" not in found
+
+
+def test_scrub_exception_redacts_our_errors_and_unlinks_foreign_ones_showing_a_secret() -> None:
+    class Foreign(Exception):
+        def __init__(self, body: bytes) -> None:
+            super().__init__("refused")
+            self.body = body
+
+    outer = ConnectionLost(f"lost after key {AZURE_KEY} was refused", code=1008, reason=AZURE_KEY)
+    outer.add_note(f"note quoting {AZURE_KEY}")
+    middle = HandshakeError("refused", body=f"echo {AZURE_KEY}")
+    raw = Foreign(f"echo {AZURE_KEY}".encode())
+    harmless = OSError("connection reset")
+    outer.__cause__ = middle
+    middle.__cause__ = raw
+    middle.__context__ = raw
+    raw.__context__ = harmless
+    scrub_exception(outer, {AZURE_KEY})
+    assert str(outer) == f"lost after key {REDACTED} was refused"
+    assert outer.args == (str(outer),)
+    assert outer.reason == REDACTED
+    assert outer.__notes__ == [f"note quoting {REDACTED}"]
+    assert middle.body == f"echo {REDACTED}"
+    chained: tuple[object, object] = (middle.__cause__, middle.__context__)
+    assert chained == (None, None)
+    assert middle.__suppress_context__
+    assert middle.__notes__ == ["(A chained Foreign was removed because it showed a secret.)"]
+    text = "".join(traceback.format_exception(outer))
+    assert AZURE_KEY not in text
+    # A foreign exception without a secret stays chained.
+    kept = ConnectionLost("lost")
+    kept.__cause__ = harmless
+    scrub_exception(kept, {AZURE_KEY})
+    assert kept.__cause__ is harmless

@@ -192,11 +192,12 @@ def scrub_exception(exc: BaseException, secrets: Collection[str] = ()) -> None:
                 if cleaned != value:
                     setattr(current, name, cleaned)
             current.args = tuple(_redact_value(a, wanted) for a in current.args)
+        removed: list[BaseException] = []
         for attribute in ("__cause__", "__context__"):
             linked: BaseException | None = getattr(current, attribute)
             if linked is None:
                 continue
-            if (
+            if any(linked is r for r in removed) or (
                 not isinstance(linked, (RealtimeError, BaseExceptionGroup))
                 and id(linked) not in seen
                 and _shows_secret(linked, wanted)
@@ -204,9 +205,12 @@ def scrub_exception(exc: BaseException, secrets: Collection[str] = ()) -> None:
                 setattr(current, attribute, None)
                 if attribute == "__cause__":
                     current.__suppress_context__ = True
-                current.add_note(
-                    f"(A chained {type(linked).__name__} was removed because it showed a secret.)"
-                )
+                if not any(linked is r for r in removed):
+                    removed.append(linked)
+                    current.add_note(
+                        f"(A chained {type(linked).__name__} was removed because it showed "
+                        "a secret.)"
+                    )
             else:
                 stack.append(linked)
         if isinstance(current, BaseExceptionGroup):
