@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import socket
+import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -36,6 +37,7 @@ from trio_realtime.testing.server import (
     FakeServerInfo,
     open_fake_server,
 )
+from trio_realtime.testing.tokens import GeminiTokenRecord, OpenAISecretRecord
 
 OPTIONS = rt.ConnectionOptions(open_timeout=5, close_timeout=2, ping_interval=None)
 
@@ -55,6 +57,16 @@ class Credential:
 
 def _openai(server: FakeServer, key: str, options: rt.ConnectionOptions) -> rt.OpenAIRealtime:
     return rt.OpenAIRealtime(url=server.openai_url, api_key=key, connection=options)
+
+
+def _openai_ephemeral(
+    server: FakeServer, secret: str, options: rt.ConnectionOptions
+) -> rt.OpenAIRealtime:
+    # As if minted by the fake's token endpoint, which only accepts what it issued.
+    server.tokens.openai[secret] = OpenAISecretRecord(
+        value=secret, expires_at=time.time() + 600, session={}, variant="openai"
+    )
+    return _openai(server, secret, options)
 
 
 def _azure(field: str) -> Callable[[FakeServer, str, rt.ConnectionOptions], rt.OpenAIRealtime]:
@@ -88,6 +100,14 @@ def _gemini_key_header(
 def _gemini_ephemeral(
     server: FakeServer, token: str, options: rt.ConnectionOptions
 ) -> rt.GeminiLive:
+    server.tokens.gemini[token] = GeminiTokenRecord(
+        name=token,
+        expire_time=time.time() + 1800,
+        new_session_expire_time=time.time() + 60,
+        uses=0,
+        setup=None,
+        field_mask=None,
+    )
     return rt.GeminiLive(
         url=server.gemini_url("v1alpha", constrained=True),
         access_token=token,
@@ -104,7 +124,9 @@ def _vertex(server: FakeServer, token: str, options: rt.ConnectionOptions) -> rt
 
 CREDENTIALS = [
     Credential("openai-key", "sk-" + "proj-" + "Q7w9E2r4T6y8U0i1" * 3, "openai", _openai),
-    Credential("openai-ephemeral", "ek_" + "68b2c4d6e8f0" + "a1B3c5D7e9F1g3H5", "openai", _openai),
+    Credential(
+        "openai-ephemeral", "ek_" + "68b2c4d6e8f0" + "a1B3c5D7e9F1g3H5", "openai", _openai_ephemeral
+    ),
     # Azure keys are 32 hexadecimal digits: no recognisable prefix at all.
     Credential(
         "azure-key", "3f9a1c7e" + "5b2d4f60" + "8e1a3c5b" + "7d9f0e2a", "openai", _azure("api_key")
