@@ -9,27 +9,22 @@ import argparse
 import math
 import signal
 import sys
-from typing import Any, TextIO
+from typing import TextIO
 
 import trio
 
-from . import events as _events
 from ._console import TranscriptPrinter, meter
 from .devices import Device, Microphone, Speaker, import_sounddevice, list_devices, run_talk
 from .errors import ServerError
 from .events import (
-    AudioOut,
     Event,
     Interrupted,
     ResponseDone,
     ServerErrorEvent,
-    SpeechStopped,
     Transcript,
+    TurnMetrics,
 )
 from .session import connect
-
-# The per-turn metrics event, when this version of the library has it.
-_TurnMetrics: Any = getattr(_events, "TurnMetrics", None)
 
 __all__ = ["print_devices", "run_talk_command"]
 
@@ -73,32 +68,15 @@ class _Turns:
         self.speaker = speaker
         self.replies = replies
         self.completed: set[str | None] = set()  # replies received whole, not cut off
-        self.user_stopped: float | None = None
-        self.first_audio: dict[str | None, float] = {}
-        self.metrics_seen = False  # the session delivers TurnMetrics
-        self.estimate_printed = False  # this turn's latency was printed from our estimate
         self.stop = trio.Event()
 
     def on_event(self, event: Event) -> None:
-        now = trio.current_time()
-        if _TurnMetrics is not None and isinstance(event, _TurnMetrics):
-            # The session's own per-turn measurement (end of input -> first
-            # audio); once it comes, it replaces the estimate below.
-            latency = event.time_to_first_audio
-            if latency is not None and not self.estimate_printed:
-                self.printer.line(self._latency_line(latency))
-            self.metrics_seen = True
-            self.estimate_printed = False
-            return
         match event:
-            case SpeechStopped():
-                self.user_stopped = now
-            case AudioOut(response_id=rid) if rid not in self.first_audio:
-                self.first_audio[rid] = now
-                if self.user_stopped is not None and not self.metrics_seen:
-                    self.printer.line(self._latency_line(now - self.user_stopped))
-                    self.estimate_printed = True
-                self.user_stopped = None
+            case TurnMetrics(time_to_first_audio=latency) if latency is not None:
+                # The session's measurement: end of the user's input -> first audio.
+                self.printer.line(
+                    f"(reply began {latency * 1000:.0f} ms after the end of your turn)"
+                )
             case Interrupted(response_id=rid):
                 self.completed.discard(rid)  # it had arrived whole, but was cut off playing
                 _item, played_ms = self.speaker.position()
@@ -117,10 +95,6 @@ class _Turns:
                 self.completed.add(rid)
                 if self.enough():
                     self.stop.set()
-
-    @staticmethod
-    def _latency_line(latency: float) -> str:
-        return f"(reply began {latency * 1000:.0f} ms after the service heard you stop)"
 
     def enough(self) -> bool:
         return self.replies is not None and len(self.completed) >= self.replies
