@@ -1400,3 +1400,25 @@ async def test_blocking_functions_still_wait_for_their_result() -> None:
             response = {"id": call_id, "name": "lookup_order", "response": {"output": "ok"}}
             await client.send({"toolResponse": {"functionResponses": [response]}})
             assert transcript(await client.turn()) == "Shipped."
+
+
+async def test_usage_details_count_image_frames() -> None:
+    jpeg = base64.b64encode(b"\xff\xd8\xff" + bytes(2000)).decode()
+    with trio.fail_after(10):
+        async with gemini_server() as (server, _), connect(server) as client:
+            await client.setup(outputAudioTranscription={})
+            for _ in range(2):
+                await client.send(
+                    {"realtimeInput": {"video": {"mimeType": "image/jpeg", "data": jpeg}}}
+                )
+            await client.send({"realtimeInput": {"text": "What do you see?"}})
+            msgs = await client.turn()
+    usage = msgs[-1].usage_metadata
+    assert isinstance(usage, m.UsageMetadata)
+    assert isinstance(usage.prompt_tokens_details, list)
+    by_modality = {d.modality: d.token_count for d in usage.prompt_tokens_details}
+    assert by_modality["IMAGE"] == 2 * 258
+    assert isinstance(by_modality["TEXT"], int)
+    assert usage.prompt_token_count == sum(v for v in by_modality.values() if isinstance(v, int))
+    assert isinstance(usage.response_tokens_details, list)
+    assert [d.modality for d in usage.response_tokens_details] == ["AUDIO"]

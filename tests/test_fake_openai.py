@@ -1707,3 +1707,27 @@ async def test_history_follows_delete_and_truncate() -> None:
     assert seen[0] == [("user", "Hours?")]
     # The cut reply lost its text on the service: the model no longer "said" it.
     assert seen[1] == [("user", "Hours?"), ("assistant", ""), ("user", "Sorry?")]
+
+
+async def test_usage_counts_image_tokens_per_modality() -> None:
+    png = "data:image/png;base64," + base64.b64encode(b"\x89PNG" + bytes(3000)).decode()
+    item = {
+        "type": "message",
+        "role": "user",
+        "content": [
+            {"type": "input_image", "image_url": png, "detail": "low"},
+            {"type": "input_text", "text": "What is this?"},
+        ],
+    }
+    with trio.fail_after(10):
+        async with fake() as (server, _), connect(server) as client:
+            await configure(client, output_modalities=["text"])
+            await client.send(type="conversation.item.create", item=item)
+            await client.send(type="response.create")
+            usage = (await client.until("response.done"))[-1]["response"]["usage"]
+    details = usage["input_token_details"]
+    assert details["image_tokens"] == 85
+    assert details["audio_tokens"] == 0
+    assert 0 < details["text_tokens"] < 400  # instructions and text; base64 would be ~1000
+    assert usage["input_tokens"] == details["text_tokens"] + details["image_tokens"]
+    assert usage["output_token_details"]["audio_tokens"] == 0

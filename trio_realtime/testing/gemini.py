@@ -246,7 +246,8 @@ class GeminiSessionState:
         handles: every resumption handle issued for it, oldest first.
         connections: how many connections have carried it.
         next_seq: sequence number the next reply audio chunk carries.
-        prompt_text_tokens, prompt_audio_tokens: the context so far (usage).
+        prompt_text_tokens, prompt_audio_tokens, prompt_image_tokens: the
+            context so far, by modality (usage).
         response_tokens: tokens the model produced so far.
     """
 
@@ -258,6 +259,7 @@ class GeminiSessionState:
     next_seq: int = 0
     prompt_text_tokens: int = 0
     prompt_audio_tokens: int = 0
+    prompt_image_tokens: int = 0
     response_tokens: int = 0
     attached: GeminiConnectionRecord | None = None
     detached: trio.Event = attrs.field(factory=trio.Event)
@@ -617,6 +619,9 @@ def _model_id(model: str, *, vertex: bool) -> str:
     return model
 
 
+#: Tokens one image or video frame adds to the context (the service's figure for
+#: an image up to 384 px a side; larger ones are tiled, which the fake ignores).
+_IMAGE_TOKENS: Final = 258
 #: Input samples (16 kHz) between two ``interimInputTranscription`` partials.
 _INTERIM_SAMPLES: Final = 8000
 #: Words an interim transcript gains per second of speech (about 150 a minute).
@@ -1089,7 +1094,18 @@ class _GeminiConnection:
         if not given:
             await self.close(1007, REASONS["invalid_argument"])
 
+    def _count_images(self, blobs: Sequence[Any]) -> None:
+        """Image blobs (video frames, pictures) add to the context's IMAGE tokens."""
+        assert self.state is not None
+        for blob in blobs:
+            mime = blob.mime_type if isinstance(blob, m.Blob) else None
+            if isinstance(mime, str) and mime.startswith("image/"):
+                self.state.prompt_image_tokens += _IMAGE_TOKENS
+
     async def _realtime_input(self, ri: m.RealtimeInput) -> None:
+        self._count_images(
+            [ri.video, *(ri.media_chunks if isinstance(ri.media_chunks, list) else [])]
+        )
         if isinstance(ri.activity_start, m.ActivityStart):
             await self._activity_start()
         if isinstance(ri.audio, m.Blob):
@@ -1258,6 +1274,8 @@ class _GeminiConnection:
         assert self.state is not None
         turns = cc.turns if isinstance(cc.turns, list) else []
         for turn in turns:
+            parts = turn.parts if isinstance(turn.parts, list) else []
+            self._count_images([part.inline_data for part in parts])
             text = _text_of(turn)
             if text or turn.role == "model":
                 role = "assistant" if turn.role == "model" else "user"
@@ -1590,10 +1608,13 @@ class _GeminiConnection:
         state = self.state
         assert state is not None
         text, audio = state.prompt_text_tokens, state.prompt_audio_tokens
-        prompt = text + audio
+        image = state.prompt_image_tokens
+        prompt = text + audio + image
         details = [m.ModalityTokenCount(modality="TEXT", token_count=text)]
         if audio:
             details.append(m.ModalityTokenCount(modality="AUDIO", token_count=audio))
+        if image:
+            details.append(m.ModalityTokenCount(modality="IMAGE", token_count=image))
         out = self._response_tokens(resp)
         out_details = [
             m.ModalityTokenCount(modality="TEXT" if self.text_mode else "AUDIO", token_count=out)

@@ -20,7 +20,7 @@ from ..voice import synthesize
 from ._defaults import bytes_per_ms
 from ._g711 import g711_encode
 from ._items import _Item, _ItemsPart, _said_of_message, history_of
-from ._usage import audio_tokens, response_usage, text_tokens
+from ._usage import audio_tokens, image_tokens, response_usage, text_tokens
 from ._validation import Invalid, _check_keys, _str, validate_response_params
 
 #: The service sends ``conversation.item.done`` just before ``response.output_item.done``
@@ -47,6 +47,7 @@ class _Response:
     done: trio.Event = attrs.field(factory=trio.Event)
     context_text: int = 0
     context_audio: int = 0
+    context_image: int = 0
     out_text: int = 0
     out_audio: int = 0
     spoken: str = ""
@@ -58,6 +59,21 @@ class _Response:
 
     def is_cancelled(self) -> bool:
         return self.reason is not None
+
+
+def _item_tokens(item: _Item) -> tuple[int, int]:
+    """The text and image tokens an item adds to the context (images are not text)."""
+    content = item.wire.get("content")
+    if not isinstance(content, list):
+        other = {k: v for k, v in item.wire.items() if k not in ("id", "type", "status")}
+        return text_tokens(json.dumps(other)), 0
+    text = images = 0
+    for part in content:
+        if part.get("type") == "input_image":
+            images += image_tokens(part.get("detail"))
+        else:
+            text += text_tokens(json.dumps({k: v for k, v in part.items() if k != "type"}))
+    return text, images
 
 
 class _ResponsesPart(_ItemsPart):
@@ -173,9 +189,9 @@ class _ResponsesPart(_ItemsPart):
             if resp.conversation:
                 self.scenario_run.history = history_of(context[: users[-1] if users else None])
         resp.context_text = text_tokens(str(instructions)) + sum(
-            text_tokens(json.dumps(i.wire.get("content", i.wire.get("output", ""))))
-            for i in context
+            _item_tokens(i)[0] for i in context
         )
+        resp.context_image = sum(_item_tokens(i)[1] for i in context)
         resp.context_audio = sum(
             audio_tokens(i.audio_ms) for i in context if i.role() == "user"
         ) + sum(audio_tokens(i.audio_ms, output=True) for i in context if i.role() == "assistant")
@@ -303,9 +319,14 @@ class _ResponsesPart(_ItemsPart):
         cached = 0
         if resp.conversation:
             cached = self._prev_input_tokens // 64 * 64
-            self._prev_input_tokens = resp.context_text + resp.context_audio
+            self._prev_input_tokens = resp.context_text + resp.context_audio + resp.context_image
         usage = response_usage(
-            resp.context_text, resp.context_audio, resp.out_text, resp.out_audio, cached
+            resp.context_text,
+            resp.context_audio,
+            resp.out_text,
+            resp.out_audio,
+            cached,
+            in_image=resp.context_image,
         )
         # The response stops being active when response.done goes out: a client may
         # send its next response.create the moment it reads it.
