@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -78,9 +78,18 @@ class _ConnectionBase:
     def _event(self, kind: str, **fields: Any) -> dict[str, Any]:
         return {"type": kind, "event_id": self.ids.event(), **fields}
 
-    async def _send(self, event: dict[str, Any]) -> None:
+    async def _send(
+        self, event: dict[str, Any], *, then: Callable[[], object] | None = None
+    ) -> None:
+        """Send `event`; `then` updates the state it announces, under the same lock.
+
+        Handlers that report state (retrieve, truncate) read it under the lock
+        too, so what they report matches exactly the events sent before theirs.
+        """
         async with self._send_lock:
             await self.conn.send(encode_json(event))
+            if then is not None:
+                then()
 
     async def _send_error(self, problem: Invalid, client_event_id: str | None) -> None:
         event = self._event(

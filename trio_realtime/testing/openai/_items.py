@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from ..._wire import b64encode
+from ..._wire import b64encode, encode_json
 from ...openai import messages as m
 from ..scenario import ToolResult, parse_tool_output
 from ..voice import read_transcript
@@ -273,7 +273,10 @@ class _ItemsPart(_ConnectionBase):
                 "item_retrieve_invalid_item_id",
                 f"Error retrieving item: the item with id '{item_id}' does not exist.",
             )
-        await self._send(self._event("conversation.item.retrieved", item=item.full()))
+        async with self._send_lock:  # the item as of the events sent before this one
+            await self.conn.send(
+                encode_json(self._event("conversation.item.retrieved", item=item.full()))
+            )
 
     async def _item_truncate(self, raw: dict[str, Any]) -> None:
         item_id = self._item_id_of(
@@ -284,6 +287,11 @@ class _ItemsPart(_ConnectionBase):
                 raise _missing(key)
         _int(raw["content_index"], "content_index", 0)
         _int(raw["audio_end_ms"], "audio_end_ms", 0)
+        # Under the send lock: the audio checked is exactly what was sent so far.
+        async with self._send_lock:
+            await self._truncate(raw, item_id)
+
+    async def _truncate(self, raw: dict[str, Any], item_id: str) -> None:
         item = self._find(item_id)
         if item is None:
             raise Invalid(
@@ -316,11 +324,13 @@ class _ItemsPart(_ConnectionBase):
         item.audio = item.audio[:keep]
         item.truncated = True
         content[index]["transcript"] = ""
-        await self._send(
-            self._event(
-                "conversation.item.truncated",
-                item_id=item_id,
-                content_index=index,
-                audio_end_ms=end,
+        await self.conn.send(
+            encode_json(
+                self._event(
+                    "conversation.item.truncated",
+                    item_id=item_id,
+                    content_index=index,
+                    audio_end_ms=end,
+                )
             )
         )

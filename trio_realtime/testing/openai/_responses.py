@@ -7,6 +7,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, Final
 
 import attrs
@@ -59,6 +60,15 @@ class _Response:
 
     def is_cancelled(self) -> bool:
         return self.reason is not None
+
+
+def _add_transcript(item: _Item, part: dict[str, Any], delta: str) -> None:
+    if not item.truncated:  # a truncated item keeps no text
+        part["transcript"] += delta
+
+
+def _add_text(part: dict[str, Any], delta: str) -> None:
+    part["text"] += delta
 
 
 def _item_tokens(item: _Item) -> tuple[int, int]:
@@ -435,15 +445,15 @@ class _ResponsesPart(_ItemsPart):
 
     async def _stream_audio(self, resp: _Response, text: str, index: int) -> None:
         item_id, item, ids = await self._open_message(resp, index)
-        await self._send(
-            self._event(
-                "response.content_part.added", **ids, part={"type": "audio", "transcript": ""}
-            )
-        )
         # The stored item follows the stream, as the service keeps it: the part
         # appears when added, transcript and audio grow with the deltas.
         part: dict[str, Any] = {"type": "output_audio", "transcript": ""}
-        item.wire["content"].append(part)
+        await self._send(
+            self._event(
+                "response.content_part.added", **ids, part={"type": "audio", "transcript": ""}
+            ),
+            then=lambda: item.wire["content"].append(part),
+        )
         chunks = self._speech_chunks(text, resp.format)
         words = re.findall(r"\S+", text)
         deltas = [w if i == 0 else " " + w for i, w in enumerate(words)]
@@ -473,10 +483,9 @@ class _ResponsesPart(_ItemsPart):
                         **ids,
                         delta=delta,
                         obfuscation=self.ids.obfuscation(delta),
-                    )
+                    ),
+                    then=partial(_add_transcript, item, part, delta),
                 )
-                if not item.truncated:
-                    part["transcript"] += delta
             if resp.is_cancelled():
                 break
             if self._paced():
@@ -486,9 +495,9 @@ class _ResponsesPart(_ItemsPart):
             text_frame = head % self.ids.event() + b64encode(chunk) + '"}'
             async with self._send_lock:
                 await self.conn.send(text_frame)
+                if not item.truncated:
+                    audio += chunk
             produced += len(chunk)
-            if not item.truncated:
-                audio += chunk
             self.audio_produced = True
             resp.out_audio = audio_tokens(produced / item.bpm, output=True)
             resp.audio_s = produced / item.bpm / 1000.0
@@ -502,10 +511,9 @@ class _ResponsesPart(_ItemsPart):
                     **ids,
                     delta=delta,
                     obfuscation=self.ids.obfuscation(delta),
-                )
+                ),
+                then=partial(_add_transcript, item, part, delta),
             )
-            if not item.truncated:
-                part["transcript"] += delta
         transcript = "".join(spoken)
         resp.spoken = transcript
         resp.out_text += text_tokens(transcript)
@@ -525,11 +533,11 @@ class _ResponsesPart(_ItemsPart):
 
     async def _stream_text(self, resp: _Response, text: str, index: int) -> None:
         _item_id, item, ids = await self._open_message(resp, index)
-        await self._send(
-            self._event("response.content_part.added", **ids, part={"type": "text", "text": ""})
-        )
         part: dict[str, Any] = {"type": "output_text", "text": ""}
-        item.wire["content"].append(part)
+        await self._send(
+            self._event("response.content_part.added", **ids, part={"type": "text", "text": ""}),
+            then=lambda: item.wire["content"].append(part),
+        )
         words = re.findall(r"\S+", text)
         deltas = [w if i == 0 else " " + w for i, w in enumerate(words)]
         sent: list[str] = []
@@ -546,9 +554,9 @@ class _ResponsesPart(_ItemsPart):
                     **ids,
                     delta=delta,
                     obfuscation=self.ids.obfuscation(delta),
-                )
+                ),
+                then=partial(_add_text, part, delta),
             )
-            part["text"] += delta
         full = "".join(sent)
         resp.spoken = full
         resp.out_text += text_tokens(full)
@@ -590,9 +598,9 @@ class _ResponsesPart(_ItemsPart):
             await self._send(
                 self._event(
                     "response.function_call_arguments.delta", **ids, call_id=call_id, delta=piece
-                )
+                ),
+                then=partial(item.wire.__setitem__, "arguments", sent),
             )
-            item.wire["arguments"] = sent
         await self._send(
             self._event(
                 "response.function_call_arguments.done",
