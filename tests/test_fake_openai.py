@@ -1498,6 +1498,12 @@ async def test_transcription_can_arrive_during_the_reply() -> None:
 # --------------------------------------------------------------------------- live items
 
 
+async def ask(client: Client, text: str) -> None:
+    """A user text item, then ``response.create``."""
+    await client.send(type="conversation.item.create", item=user_text(text))
+    await client.send(type="response.create")
+
+
 def _transcript_of(events: Sequence[dict[str, Any]]) -> str:
     return "".join(
         e["delta"] for e in events if e["type"] == "response.output_audio_transcript.delta"
@@ -1519,8 +1525,7 @@ async def test_streaming_item_is_kept_as_it_streams_and_retrieve_returns_it() ->
         async with fake(speed=1.0, scenario=Scenario([Turn(reply=LONG_REPLY)])) as (server, _):
             async with connect(server) as client:
                 await configure(client)
-                await client.send(type="conversation.item.create", item=user_text("Hours?"))
-                await client.send(type="response.create")
+                await ask(client, "Hours?")
                 before = await client.until("response.output_item.added")
                 item_id = before[-1]["item"]["id"]
                 # Right after it was added: in progress, with what streamed so far
@@ -1558,8 +1563,7 @@ async def test_text_item_accumulates_while_streaming() -> None:
         async with fake(speed=1.0, scenario=Scenario([Turn(reply=LONG_REPLY)])) as (server, _):
             async with connect(server) as client:
                 await configure(client, output_modalities=["text"])
-                await client.send(type="conversation.item.create", item=user_text("Hours?"))
-                await client.send(type="response.create")
+                await ask(client, "Hours?")
                 events = await client.until("response.output_text.delta")
                 item_id = events[-1]["item_id"]
                 await client.send(type="conversation.item.retrieve", item_id=item_id)
@@ -1576,8 +1580,7 @@ async def test_truncate_while_streaming_keeps_the_cut_item() -> None:
         async with fake(speed=1.0, scenario=Scenario([Turn(reply=LONG_REPLY)])) as (server, _):
             async with connect(server) as client:
                 await configure(client)
-                await client.send(type="conversation.item.create", item=user_text("Hours?"))
-                await client.send(type="response.create")
+                await ask(client, "Hours?")
                 events = await client.until("response.output_audio.delta")
                 events += await client.until("response.output_audio.delta")
                 item_id = events[-1]["item_id"]
@@ -1617,8 +1620,7 @@ async def test_truncate_before_any_audio_part_is_refused() -> None:
         ):
             async with connect(server) as client:
                 await configure(client)
-                await client.send(type="conversation.item.create", item=user_text("Hours?"))
-                await client.send(type="response.create")
+                await ask(client, "Hours?")
                 await client.until("response.created")
                 # No item yet: unknown id. The user item: not an assistant item.
                 user_id = client.events[1]["item"]["id"]
@@ -1690,8 +1692,7 @@ async def test_history_follows_delete_and_truncate() -> None:
                 forgotten = (await client.until("conversation.item.done"))[-1]["item"]["id"]
                 await client.send(type="conversation.item.delete", item_id=forgotten)
                 await client.until("conversation.item.deleted")
-                await client.send(type="conversation.item.create", item=user_text("Hours?"))
-                await client.send(type="response.create")
+                await ask(client, "Hours?")
                 events = await client.until("response.done")
                 spoken = events[-1]["response"]["output"][0]["id"]
                 await client.send(

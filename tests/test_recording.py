@@ -303,3 +303,18 @@ async def test_our_session_recorded_then_replayed(tmp_path: Path) -> None:
     assert audio
     assert audio == [f for k, _, f in recorded if k == "AudioOut"]
     assert replay.mismatches == []
+
+
+async def test_proxy_passes_an_upstream_refusal_through(tmp_path: Path) -> None:
+    file = tmp_path / "refused.jsonl"
+    fake = FakeOpenAI(api_keys={"sk-" + "other"}, auth_failure="http")
+    with trio.fail_after(15):
+        async with open_fake_server(speed=math.inf, handlers={"openai": fake}) as live:
+            async with open_recording_proxy(live.url, file) as proxy:
+                with pytest.raises(trio_websocket.ConnectionRejected) as info:
+                    async with openai_ws(proxy.url):
+                        pass  # pragma: no cover
+    assert info.value.status_code == 401
+    assert b"invalid_api_key" in (info.value.body or b"")
+    assert proxy.files == []  # nothing was recorded
+    assert not file.exists()

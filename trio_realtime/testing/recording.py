@@ -469,31 +469,28 @@ async def open_recording_proxy(
             if k not in _HOP_HEADERS and not k.startswith("sec-websocket")
         ]
         offered = list(request.proposed_subprotocols)
-        async with trio.open_nursery() as nursery:
-            try:
-                up = await trio_websocket.connect_websocket_url(
-                    nursery,
-                    upstream.rstrip("/") + target,
-                    ssl_context,
-                    subprotocols=offered or None,
-                    extra_headers=forward,
-                    max_message_size=2**26,
+        try:
+            async with trio_websocket.open_websocket_url(
+                upstream.rstrip("/") + target,
+                ssl_context,
+                subprotocols=offered or None,
+                extra_headers=forward,
+                max_message_size=2**26,
+            ) as up:
+                writer = _Writer(
+                    next_file(), _provider_of(target), target, audio, _secrets_of(target, headers)
                 )
-            except trio_websocket.ConnectionRejected as exc:
-                await request.reject(
-                    exc.status_code, extra_headers=list(exc.headers or []), body=exc.body
-                )
-                return
-            writer = _Writer(
-                next_file(), _provider_of(target), target, audio, _secrets_of(target, headers)
+                try:
+                    client = await request.accept(subprotocol=up.subprotocol)
+                    writer.begin(up.subprotocol)
+                    await _pump(client, up, writer)
+                finally:
+                    writer.file.close()
+        except trio_websocket.ConnectionRejected as exc:
+            # The service refused the upgrade: the client gets the same answer.
+            await request.reject(
+                exc.status_code, extra_headers=list(exc.headers or []), body=exc.body
             )
-            try:
-                chosen = up.subprotocol
-                client = await request.accept(subprotocol=chosen)
-                writer.begin(chosen)
-                await _pump(client, up, writer)
-            finally:
-                writer.file.close()
 
     async with trio.open_nursery() as nursery:
         server = await nursery.start(trio_websocket.serve_websocket, handler, host, port, None)

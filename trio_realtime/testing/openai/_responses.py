@@ -472,8 +472,9 @@ class _ResponsesPart(_ItemsPart):
             + str(index)
             + ',"content_index":0,"delta":"'
         )
-        for i, chunk in enumerate(chunks):
-            goal = min(len(deltas), math.ceil((i + 1) * len(deltas) / max(1, len(chunks))))
+
+        async def say_until(goal: int) -> None:
+            """Send transcript deltas up to word `goal` (ahead of the audio they match)."""
             while len(spoken) < goal and not resp.is_cancelled():
                 delta = deltas[len(spoken)]
                 spoken.append(delta)
@@ -486,6 +487,11 @@ class _ResponsesPart(_ItemsPart):
                     ),
                     then=partial(_add_transcript, item, part, delta),
                 )
+
+        for i, chunk in enumerate(chunks):
+            await say_until(
+                min(len(deltas), math.ceil((i + 1) * len(deltas) / max(1, len(chunks))))
+            )
             if resp.is_cancelled():
                 break
             if self._paced():
@@ -502,18 +508,7 @@ class _ResponsesPart(_ItemsPart):
             resp.out_audio = audio_tokens(produced / item.bpm, output=True)
             resp.audio_s = produced / item.bpm / 1000.0
             await self.conn.checkpoint(MID_AUDIO)
-        while len(spoken) < len(deltas) and not resp.is_cancelled():
-            delta = deltas[len(spoken)]
-            spoken.append(delta)
-            await self._send(
-                self._event(
-                    "response.output_audio_transcript.delta",
-                    **ids,
-                    delta=delta,
-                    obfuscation=self.ids.obfuscation(delta),
-                ),
-                then=partial(_add_transcript, item, part, delta),
-            )
+        await say_until(len(deltas))
         transcript = "".join(spoken)
         resp.spoken = transcript
         resp.out_text += text_tokens(transcript)
