@@ -401,9 +401,14 @@ class OpenAITranscription(OpenAIRealtime):
     runs a transcription model on each committed turn and never responds.
     The connection asks for ``?intent=transcription``; commands that need a
     conversation (`send_text`, `respond`, tool results, instructions, voice,
-    tools) raise `ProtocolError`. Everything else (credentials, Azure, `url`,
-    headers, `connection`) is as in `OpenAIRealtime`, whose realtime-only
-    keywords are refused here.
+    tools) raise `ProtocolError`. The other keywords (`api_key`, `url`,
+    `token_provider`, `noise_reduction`, `session_extra`, `organization`,
+    `project`, `azure_endpoint`, `deployment`, `azure_ad_token`,
+    `extra_headers`, `connection`) are as in `OpenAIRealtime`; its
+    conversation keywords (`voice`, `instructions`, `tools`,
+    `output_modalities`, `speed`, `max_output_tokens`, `tool_choice`,
+    `truncation`, `tracing`, `history`, `input_transcription`) are refused
+    here with a `ConfigurationError`.
 
     Attributes:
         model: the transcription model (``"gpt-4o-mini-transcribe"``,
