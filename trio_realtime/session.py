@@ -27,6 +27,7 @@ from ._groups import reraise, single_exception
 from ._loop import require_trio
 from ._metrics import LatencyStats, MetricsTracker
 from ._outbox import Outbox
+from ._wirelog import summarise, wire_log
 from .audio import AudioFrame, Resampler
 from .errors import (
     ConnectionLost,
@@ -34,6 +35,7 @@ from .errors import (
     ProtocolError,
     RealtimeError,
     SessionClosed,
+    redact_url,
     scrub_exception,
 )
 from .events import (
@@ -222,6 +224,7 @@ class RealtimeSession:
         # Calls left running by an interruption (on_interrupt="finish").
         self._tool_interrupted: set[str] = set()
         self._metrics = MetricsTracker(trio.current_time)
+        self._wire = False  # the DEBUG wire log is on (read per connection)
 
     # ------------------------------------------------------------------ events
 
@@ -399,14 +402,22 @@ class RealtimeSession:
         """Own one connection until the session retires it (runs in the session nursery)."""
         opts = self.config.connection
         done = trio.Event()
+        # The wire log's level is read once per connection: one check per message.
+        wire = self._wire = wire_log.isEnabledFor(logging.DEBUG)
+        if wire:
+            wire_log.debug("open %s", redact_url(url))
 
         def on_message(data: str | bytes) -> None:
+            if wire:
+                wire_log.debug("%s", summarise("<", data))
             if protocol is self._protocol:
                 self._on_message(data)
             elif protocol is self._pending_protocol:
                 self._on_pending_message(protocol, data)
 
         def on_close(failure: RealtimeError | None) -> None:
+            if wire:
+                wire_log.debug("closed: %s", failure or "cleanly")
             if protocol is self._protocol:
                 self._on_close(failure)
             elif protocol is self._pending_protocol:
@@ -546,6 +557,8 @@ class RealtimeSession:
                 return  # the session ended
             conn = self._conn
             assert conn is not None  # the writer starts once there is a connection
+            if self._wire:
+                wire_log.debug("%s", summarise(">", msg))
             try:
                 await conn.send(msg)
             except RealtimeError as exc:
