@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Collection
 from typing import Any
 
 from .errors import redact_text
@@ -81,15 +82,19 @@ def _text_note(obj: dict[str, Any]) -> str:
     return ""
 
 
-def summarise(direction: str, data: str | bytes) -> str:
-    """One log line for a message: ``>`` sent, ``<`` received."""
+def summarise(direction: str, data: str | bytes, secrets: Collection[str] = ()) -> str:
+    """One log line for a message: ``>`` sent, ``<`` received.
+
+    `secrets` (the configuration's key and tokens) are removed too, for
+    services that quote a refused key back.
+    """
     size = len(data)
     try:
         obj = json.loads(data)
     except ValueError:
-        return redact_text(f"{direction} (not JSON) {size} B")
+        return f"{direction} (not JSON) {size} B"
     if not isinstance(obj, dict):
-        return redact_text(f"{direction} (JSON {type(obj).__name__}) {size} B")
+        return f"{direction} (JSON {type(obj).__name__}) {size} B"
     fields: list[str] = []
     kind = obj.get("type")
     if isinstance(kind, str):  # OpenAI
@@ -127,4 +132,4 @@ def summarise(direction: str, data: str | bytes) -> str:
     else:
         _media({k: v for k, v in obj.items() if k != "delta"}, media)
     line = " ".join([direction, str(kind), *fields, f"{size} B", *media]) + note
-    return redact_text(line)
+    return redact_text(line, secrets)

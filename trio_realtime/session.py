@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,7 @@ from .errors import (
     ProtocolError,
     RealtimeError,
     SessionClosed,
+    redact_text,
     redact_url,
     scrub_exception,
 )
@@ -225,6 +226,7 @@ class RealtimeSession:
         self._tool_interrupted: set[str] = set()
         self._metrics = MetricsTracker(trio.current_time)
         self._wire = False  # the DEBUG wire log is on (read per connection)
+        self._wire_secrets: Collection[str] = ()
 
     # ------------------------------------------------------------------ events
 
@@ -404,12 +406,13 @@ class RealtimeSession:
         done = trio.Event()
         # The wire log's level is read once per connection: one check per message.
         wire = self._wire = wire_log.isEnabledFor(logging.DEBUG)
+        secrets = self._wire_secrets = self.config.secrets() if wire else ()
         if wire:
-            wire_log.debug("open %s", redact_url(url))
+            wire_log.debug("open %s", redact_url(url, secrets))
 
         def on_message(data: str | bytes) -> None:
             if wire:
-                wire_log.debug("%s", summarise("<", data))
+                wire_log.debug("%s", summarise("<", data, secrets))
             if protocol is self._protocol:
                 self._on_message(data)
             elif protocol is self._pending_protocol:
@@ -417,7 +420,7 @@ class RealtimeSession:
 
         def on_close(failure: RealtimeError | None) -> None:
             if wire:
-                wire_log.debug("closed: %s", failure or "cleanly")
+                wire_log.debug("closed: %s", redact_text(str(failure or "cleanly"), secrets))
             if protocol is self._protocol:
                 self._on_close(failure)
             elif protocol is self._pending_protocol:
@@ -558,7 +561,7 @@ class RealtimeSession:
             conn = self._conn
             assert conn is not None  # the writer starts once there is a connection
             if self._wire:
-                wire_log.debug("%s", summarise(">", msg))
+                wire_log.debug("%s", summarise(">", msg, self._wire_secrets))
             try:
                 await conn.send(msg)
             except RealtimeError as exc:
