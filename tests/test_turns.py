@@ -175,3 +175,22 @@ def test_usage_of_a_turn_is_summed() -> None:
     assert add_usage(gem, gem).details == {  # type: ignore[union-attr]
         "responseTokensDetails": [{"modality": "AUDIO", "tokenCount": 1}] * 2
     }
+
+
+# --------------------------------------------------------------------------- a lost connection
+
+
+def test_end_turn_settles_a_turn_cut_by_a_lost_connection() -> None:
+    h = o.ready()
+    assert h.proto.end_turn() == []  # nothing in progress
+    h.feed(*o.audio_response_start(o.R1, o.ASST))
+    assert h.proto.end_turn() == [
+        TurnDone(status="interrupted", reason="connection_lost", response_ids=())
+    ]
+    proto = g.ready()
+    assert proto.end_turn() == []
+    proto.receive(g.audio_chunk(g.PCM_A))
+    assert proto.end_turn("go_away") == [
+        TurnDone(status="interrupted", reason="go_away", response_ids=())
+    ]
+    assert proto.receive(g.audio_chunk(g.PCM_B)) == []  # the rest of that turn is dropped

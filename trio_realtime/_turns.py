@@ -100,6 +100,11 @@ class TurnAccumulator:
         if self.interrupted is None:
             self.interrupted = "client_cancelled" if source == "local" else "turn_detected"
 
+    def abandon(self, reason: str) -> TurnDone:
+        """End the turn as interrupted for `reason` (e.g. ``"connection_lost"``)."""
+        self.interrupted = reason
+        return self.finish()
+
     def finish(self) -> TurnDone:
         """The `TurnDone` for the turn so far; the next response starts a new turn."""
         status: str = self.status

@@ -269,6 +269,18 @@ class GeminiProtocol(RealtimeProtocol):
     def _send(self, msg: m.ClientMessage) -> None:
         self._outbox.append(encode_client_message(msg))
 
+    def end_turn(self, reason: str = "connection_lost") -> list[Event]:
+        """End the assistant's turn in progress, if any, as interrupted for `reason`.
+
+        For the runtime, when the connection this machine served is gone and
+        the turn can never finish on it: returns ``[TurnDone(status="interrupted",
+        reason=reason)]``, or ``[]`` when no turn was in progress.
+        """
+        if self._state in ("idle", "interrupted") and not self._turn.open:
+            return []
+        self._state = "interrupted"
+        return [self._turn.abandon(reason)]
+
     # ------------------------------------------------------------------ start
 
     def start(self) -> None:

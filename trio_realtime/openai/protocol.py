@@ -261,6 +261,19 @@ class OpenAIProtocol(RealtimeProtocol):
         """The id of the conversation response in progress, if any."""
         return self._current
 
+    def end_turn(self, reason: str = "connection_lost") -> list[Event]:
+        """End the assistant's turn in progress, if any, as interrupted for `reason`.
+
+        For the runtime, when the connection this machine served is gone and
+        the turn can never finish on it: returns ``[TurnDone(status="interrupted",
+        reason=reason)]``, or ``[]`` when no turn was in progress.
+        """
+        if self._current is None and not self._turn.open and not self._unanswered:
+            return []
+        self._unanswered.clear()
+        self._tool_reply_pending = False
+        return [self._turn.abandon(reason)]
+
     def start(self) -> None:
         """Nothing to send first: the configuration goes out on ``session.created``."""
 
