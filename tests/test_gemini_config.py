@@ -416,6 +416,19 @@ def test_setup_extra_wins_over_keywords() -> None:
             "frequency_penalty must be a number between -2 and 2",
         ),
         ({"seed": True}, "seed must be an integer or None, got True."),
+        ({"temperature": 2.5}, "temperature must be a number between 0 and 2 or None, got 2.5."),
+        ({"max_output_tokens": 0}, "max_output_tokens must be an integer of at least 1"),
+        (
+            {"thinking_budget": -2},
+            "thinking_budget must be an integer of at least -1 or None, got -2.",
+        ),
+        (
+            {"thinking_level": "max"},
+            "thinking_level must be 'MINIMAL', 'LOW', 'MEDIUM', 'HIGH' or None, got 'max'.",
+        ),
+        ({"affective_dialog": "yes"}, "affective_dialog must be True, False or None, got 'yes'."),
+        ({"proactive_audio": 1}, "proactive_audio must be True, False or None, got 1."),
+        ({"include_thoughts": "on"}, "include_thoughts must be True, False or None, got 'on'."),
         (
             {"media_resolution": "ultra"},
             "media_resolution must be 'low', 'medium', 'high' or None, got 'ultra'.",

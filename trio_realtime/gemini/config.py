@@ -79,6 +79,19 @@ def _modalities(value: Sequence[str]) -> tuple[str, ...]:
 
 
 _MEDIA_RESOLUTIONS: Final = {"low": "LOW", "medium": "MEDIUM", "high": "HIGH"}
+_THINKING_LEVELS: Final = ("MINIMAL", "LOW", "MEDIUM", "HIGH")
+
+
+def _check_thinking_level(_inst: Any, _attr: Any, value: str | None) -> None:
+    if value is not None and value not in _THINKING_LEVELS:
+        raise ConfigurationError(
+            f"thinking_level must be 'MINIMAL', 'LOW', 'MEDIUM', 'HIGH' or None, got {value!r}."
+        )
+
+
+def _optional_bool(_inst: Any, attr: Any, value: Any) -> None:
+    if value is not None and not isinstance(value, bool):
+        raise ConfigurationError(f"{attr.name} must be True, False or None, got {value!r}.")
 
 
 def _check_media_resolution(_inst: Any, _attr: Any, value: str | None) -> None:
@@ -160,12 +173,22 @@ class GeminiLive(ProviderConfig):
         compression_trigger_tokens: context size that triggers compression
             (server default: 80 % of the window).
         compression_target_tokens: size to compress down to (server default: half).
-        temperature: sampling temperature.
-        max_output_tokens: cap per response.
-        thinking_budget: thinking tokens (2.5 native-audio models only).
-        thinking_level: ``"MINIMAL"``… (3.1 models only).
-        proactive_audio: let the model ignore irrelevant input (2.5 models; always on in 3.8).
-        affective_dialog: emotion-aware replies (2.5 native-audio models only).
+        temperature: sampling temperature, 0-2: higher is more varied, lower
+            more predictable. Service default if `None`.
+        max_output_tokens: cap per response (at least 1); a reply that reaches
+            it is cut off.
+        thinking_budget: thinking tokens per turn (2.5 native-audio models
+            only; ``0`` turns thinking off, ``-1`` lets the model decide). Thinking
+            adds latency before the reply and counts as output tokens.
+        thinking_level: ``"MINIMAL"``, ``"LOW"``, ``"MEDIUM"`` or ``"HIGH"``
+            (3.1 models only; higher is slower to answer). 3.8 Live takes no
+            thinking configuration.
+        proactive_audio: let the model stay silent on input not meant for it
+            (2.5 native-audio models; always on in 3.8, where `False` is an
+            error; not on 3.1). Selects the ``v1alpha`` API version.
+        affective_dialog: let the model adapt its tone to the user's
+            expression (2.5 native-audio models only; removed in 3.8). Selects
+            the ``v1alpha`` API version.
         google_search: add the built-in Google Search tool.
         top_p: nucleus sampling, 0-1: only the most likely tokens whose
             probabilities add up to `top_p` are considered. Lower is more
@@ -253,12 +276,18 @@ class GeminiLive(ProviderConfig):
     context_window_compression: bool = True
     compression_trigger_tokens: int | None = None
     compression_target_tokens: int | None = None
-    temperature: float | None = None
-    max_output_tokens: int | None = None
-    thinking_budget: int | None = None
-    thinking_level: str | None = None
-    proactive_audio: bool | None = None
-    affective_dialog: bool | None = None
+    temperature: float | None = attrs.field(
+        default=None, validator=_number("temperature", 0.0, 2.0)
+    )
+    max_output_tokens: int | None = attrs.field(
+        default=None, validator=_number("max_output_tokens", 1, None, integer=True)
+    )
+    thinking_budget: int | None = attrs.field(
+        default=None, validator=_number("thinking_budget", -1, None, integer=True)
+    )
+    thinking_level: str | None = attrs.field(default=None, validator=_check_thinking_level)
+    proactive_audio: bool | None = attrs.field(default=None, validator=_optional_bool)
+    affective_dialog: bool | None = attrs.field(default=None, validator=_optional_bool)
     google_search: bool = False
     top_p: float | None = attrs.field(default=None, validator=_number("top_p", 0.0, 1.0))
     top_k: int | None = attrs.field(default=None, validator=_number("top_k", 1, None, integer=True))
@@ -277,7 +306,7 @@ class GeminiLive(ProviderConfig):
     media_resolution: Literal["low", "medium", "high"] | None = attrs.field(
         default=None, validator=_check_media_resolution
     )
-    include_thoughts: bool | None = None
+    include_thoughts: bool | None = attrs.field(default=None, validator=_optional_bool)
     input_transcription_languages: Sequence[str] = attrs.field(
         default=(), converter=_input_languages
     )
