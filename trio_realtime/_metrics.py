@@ -136,6 +136,9 @@ class MetricsTracker:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._turn = _Turn()
+        # Hot-path state of the turn in progress, kept flat for speed.
+        self._out_seconds = 0.0
+        self._awaiting_audio = True
         self._pending_input: tuple[float, str] | None = None
         self._audio_in_total = 0.0
         self._audio_in_mark = 0.0
@@ -166,9 +169,11 @@ class MetricsTracker:
 
     def audio_out(self, ev: AudioOut) -> None:
         """Count one assistant audio chunk; the clock is read for the turn's first only."""
-        turn = self._turn
-        turn.audio_out += ev.frame.duration
-        if turn.first_audio is None:
+        frame = ev.frame
+        self._out_seconds += len(frame.samples) / frame.sample_rate
+        if self._awaiting_audio:
+            self._awaiting_audio = False
+            turn = self._turn
             turn.first_audio = self._clock()
             if turn.started is None:
                 self._start(turn.first_audio)
@@ -218,6 +223,8 @@ class MetricsTracker:
 
     def _finish(self, done: TurnDone, now: float) -> TurnMetrics:
         turn, self._turn = self._turn, _Turn()
+        turn.audio_out, self._out_seconds = self._out_seconds, 0.0
+        self._awaiting_audio = True
         end = turn.input_end[0] if turn.input_end is not None else None
 
         def since(t: float | None) -> float | None:
