@@ -823,9 +823,17 @@ async def test_resumption_go_away_and_resume_on_a_new_connection() -> None:
                 assert update.session_resumption_update.resumable is True
                 await client.send({"realtimeInput": {"text": "one"}})
                 msgs = await client.until(
-                    lambda msg: isinstance(msg.session_resumption_update, m.SessionResumptionUpdate)
+                    lambda msg: (
+                        isinstance(msg.session_resumption_update, m.SessionResumptionUpdate)
+                        and msg.session_resumption_update.resumable is True
+                    )
                 )
                 assert transcript(msgs) == "First reply."
+                # While the model generates, the session is not resumable (no handle).
+                assert kinds(msgs)[0] == "resumptionUpdate"
+                assert msgs[0].session_resumption_update == m.SessionResumptionUpdate(
+                    resumable=False
+                )
                 assert kinds(msgs)[-2:] == ["turnComplete", "resumptionUpdate"]
                 last = msgs[-1].session_resumption_update
                 assert isinstance(last, m.SessionResumptionUpdate)
@@ -968,7 +976,7 @@ async def test_vertex_route_uses_vertex_names() -> None:
 
 async def test_resuming_while_the_old_connection_is_open_is_refused() -> None:
     with trio.fail_after(10):
-        async with gemini_server(resume_wait=0.2) as (server, _):
+        async with gemini_server() as (server, _):  # the service does not wait
             async with connect(server) as old:
                 await old.setup(sessionResumption={})
                 update = (await old.recv()).session_resumption_update
@@ -987,6 +995,46 @@ async def test_resuming_while_the_old_connection_is_open_is_refused() -> None:
                 # The old connection still works.
                 await old.send({"realtimeInput": {"text": "still here"}})
                 assert kinds(await old.turn())[-1] == "turnComplete"
+
+
+async def test_connection_lifetime_is_in_service_seconds_scaled_by_speed() -> None:
+    scenario = Scenario(turns=[Turn(reply="Hi.")])
+    with trio.fail_after(10):
+        async with gemini_server(
+            speed=300.0, scenario=scenario, connection_lifetime=600.0, go_away_notice=60.0
+        ) as (server, _):
+            async with connect(server) as client:
+                start = trio.current_time()
+                await client.setup(sessionResumption={})
+                go_away = await client.until(lambda msg: isinstance(msg.go_away, m.GoAway))
+                assert isinstance(go_away[-1].go_away, m.GoAway)
+                left = go_away[-1].go_away.time_left
+                assert isinstance(left, m.Duration)
+                assert left.seconds == pytest.approx(0.2)  # 60 s at 300x
+                closed = await client.closed()
+                assert closed.code == 1008
+                assert 1.9 < trio.current_time() - start < 4.0  # 600 s at 300x
+
+
+async def test_resuming_an_older_handle_rolls_the_conversation_back() -> None:
+    scenario = Scenario(turns=[Turn(reply="One."), Turn(reply="Two."), Turn(reply="Again.")])
+    with trio.fail_after(10):
+        async with gemini_server(scenario=scenario) as (server, fake):
+            async with connect(server) as client:
+                await client.setup(sessionResumption={})
+                first = (await client.recv()).session_resumption_update
+                assert isinstance(first, m.SessionResumptionUpdate)
+                await client.send({"realtimeInput": {"text": "a"}})
+                await client.turn()
+            async with connect(server) as client:
+                await client.setup(sessionResumption={"handle": first.new_handle})
+                await client.recv()
+            assert isinstance(first.new_handle, str)
+            session = fake.session_for_handle(first.new_handle)
+            assert session is not None
+            # The reply after the first handle is not part of the resumed session.
+            assert session.history == []
+            assert session.turns == 0
 
 
 async def test_activity_signals_need_manual_mode() -> None:
@@ -1263,7 +1311,10 @@ async def test_resumed_session_recalls_what_was_said_before() -> None:
                 await client.recv()  # the first handle
                 await client.send({"realtimeInput": {"text": "My seat is 14C"}})
                 msgs = await client.until(
-                    lambda msg: isinstance(msg.session_resumption_update, m.SessionResumptionUpdate)
+                    lambda msg: (
+                        isinstance(msg.session_resumption_update, m.SessionResumptionUpdate)
+                        and msg.session_resumption_update.resumable is True
+                    )
                 )
                 update = msgs[-1].session_resumption_update
                 assert isinstance(update, m.SessionResumptionUpdate)

@@ -424,8 +424,8 @@ async def test_a_failed_resumption_echoing_the_key(
                     pass
 
         err = await failure_of(run)
-    assert isinstance(err, rt.ConnectionLost)
-    assert "could not be resumed" in str(err)
+    assert isinstance(err, rt.ReconnectFailed)
+    assert "could not move to a new connection" in str(err)
     assert isinstance(err.__cause__, rt.AuthenticationError)
     assert "unknown key <redacted>" in str(err)
     assert_hidden(secret, rendered(err))

@@ -71,13 +71,20 @@ async def test_control_messages_overtake_queued_audio() -> None:
 
 
 async def test_a_lost_connection_ends_the_session_one_way() -> None:
-    """A `send_audio` waiting for room wakes and raises; events() delivers, then raises."""
+    """A `send_audio` waiting for room wakes and raises; events() delivers, then raises.
+
+    (Without reconnection: with it, the session would move to a new connection.)
+    """
     conn = GatedConnection()
     chunk = AudioFrame(np.zeros(RATE // 50, dtype=np.int16), RATE)
+    no_reconnect = rt.ConnectionOptions(open_timeout=5, close_timeout=2, reconnect=False)
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             session = RealtimeSession(
-                ToyConfig("ws://unused"), ToyProtocol(), nursery, max_queue=100
+                ToyConfig("ws://unused", options=no_reconnect),
+                ToyProtocol(),
+                nursery,
+                max_queue=100,
             )
             session._conn = conn  # type: ignore[assignment]
             nursery.start_soon(session._writer)

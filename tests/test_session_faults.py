@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import attrs
 import pytest
 import trio
 
@@ -160,12 +161,16 @@ async def test_openai_service_error_event_is_delivered_and_the_session_survives(
     assert seen[-1].status == "completed"  # type: ignore[attr-defined]
 
 
-async def test_dropped_connection_without_resumption_is_connection_lost_1006() -> None:
+async def test_dropped_connection_without_reconnect_is_connection_lost_1006() -> None:
+    no_reconnect = attrs.evolve(OPTIONS, reconnect=False)
     with trio.fail_after(20):
         async with open_fake_server(speed=math.inf) as server:
             server.inject(DropTCP("response_done"))
             with no_leaked_tasks():
-                async with rt.connect(openai(server)) as session:
+                config = rt.OpenAIRealtime(
+                    url=server.openai_url, api_key="sk-test", connection=no_reconnect
+                )
+                async with rt.connect(config) as session:
                     with pytest.raises(rt.ConnectionLost) as info:  # noqa: PT012
                         await one_reply(session)
                         await drain(session)
@@ -185,6 +190,10 @@ async def test_gemini_dropped_connection_resumes_and_the_conversation_goes_on() 
             with no_leaked_tasks():
                 async with rt.connect(gemini(server)) as session:
                     first = await one_reply(session, "first")
+                    # The handle that covers the first turn comes after it.
+                    async for event in session.events():
+                        if isinstance(event, rt.ResumptionUpdate) and event.resumable:
+                            break
                     # Drop the live connection without a close frame: the
                     # session resumes on a new one with its handle.
                     await (await server.connection(1)).abort()
@@ -198,3 +207,4 @@ async def test_gemini_dropped_connection_resumes_and_the_conversation_goes_on() 
     assert "One." in finals
     assert "Two." in finals
     assert scenario.runs[0].turn_index == 2
+    assert [r.resumed for r in fake.connections] == [False, True]

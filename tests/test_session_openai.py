@@ -242,11 +242,14 @@ async def test_barge_in_cancels_a_running_tool() -> None:
 
 async def test_server_closing_mid_audio_delivers_what_came_then_connection_lost() -> None:
     scenario = Scenario(turns=[Turn(reply=LONG)])
+    no_reconnect = rt.ConnectionOptions(
+        open_timeout=5, close_timeout=2, ping_interval=None, reconnect=False
+    )
     with trio.fail_after(20):
         async with open_fake_server(speed=math.inf, scenario=scenario) as server:
             server.inject(CloseAt("mid_audio", code=1011, reason="Internal error occurred."))
             with no_leaked_tasks():
-                async with rt.connect(config_for(server)) as session:
+                async with rt.connect(config_for(server, connection=no_reconnect)) as session:
                     await session.send_text("hello")
                     seen: list[rt.Event] = []
                     with pytest.raises(rt.ServerError) as info:  # noqa: PT012

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import random
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ import trio
 from ._buffer import EventBuffer
 from ._closes import explain_close, explain_error_event
 from ._config import ProviderConfig, tool_specs
+from ._continuity import GapBuffer, classify, describe, retryable
 from ._groups import reraise, single_exception
 from ._loop import require_trio
 from ._metrics import LatencyStats, MetricsTracker
@@ -34,6 +36,7 @@ from .errors import (
     HandshakeError,
     ProtocolError,
     RealtimeError,
+    ReconnectFailed,
     SessionClosed,
     redact_text,
     redact_url,
@@ -56,6 +59,9 @@ from .events import (
     Reconnected,
     ReportPlayback,
     Respond,
+    ResponseDone,
+    ResponseStarted,
+    ResumptionUpdate,
     SendImage,
     SendText,
     SendToolResult,
@@ -65,9 +71,11 @@ from .events import (
     ToolCall,
     ToolCallCancelled,
     ToolSpec,
+    TurnDone,
     TurnMetrics,
     UpdateSession,
 )
+from .history import ConversationHistory
 from .tools import FunctionTool, ToolContext, tool_error_payload, tool_result_payload
 from .transport import Connection, open_connection
 
@@ -84,8 +92,6 @@ MIN_CHUNK_MS = 20
 MAX_CHUNK_MS = 100
 #: Input audio chunks queued for the writer before `send_audio` waits.
 MAX_AUDIO_QUEUE = 50
-#: Close codes after which a resumable session moves to a new connection.
-RETRYABLE_CLOSE_CODES = frozenset({1001, 1006, 1011, 1012, 1013, 1014})
 
 
 @attrs.frozen
@@ -105,6 +111,10 @@ class SessionStatistics:
         audio_chunks_sent: input audio messages sent.
         control_messages_sent: other messages sent.
         tool_calls_running: tool calls the session is running.
+        gap_audio_buffered: input audio chunks accepted while no connection
+            was open (sent once the next one was ready), in all.
+        gap_audio_dropped: input audio chunks dropped because a gap outlasted
+            ``ConnectionOptions.gap_audio_seconds``, in all.
     """
 
     events_buffered: int = 0
@@ -139,6 +149,11 @@ class SessionStatistics:
     reconnect_downtime: float = 0.0
     #: The metrics of the last turn (also delivered as a `TurnMetrics` event).
     last_turn: TurnMetrics | None = None
+    #: Input audio chunks accepted while no connection was open (sent once
+    #: the next one was ready), and those dropped because a gap outlasted
+    #: ``ConnectionOptions.gap_audio_seconds``, in all.
+    gap_audio_buffered: int = 0
+    gap_audio_dropped: int = 0
 
 
 class _EventStream:
@@ -187,13 +202,31 @@ class RealtimeSession:
         self._conn: Connection | None = None
         self._conn_done: dict[Connection, trio.Event] = {}
         self._max_queue = max_queue
-        # Reconnection (Gemini session resumption).
+        # Continuity (moving to a new connection).
         self._gen_offset = 0
-        self._reconnecting = False
+        self._reconnecting = False  # between leaving one connection and the next being ready
         self._pending_protocol: RealtimeProtocol | None = None
         self._pending_events: list[Event] = []
-        self._pending_ready = trio.Event()
-        self._pending_failure: RealtimeError | None = None
+        self._pending_ready = False
+        self._pending_failure: BaseException | None = None
+        self._pending_wake: trio.Event | None = None
+        self._moved = trio.Event()  # set once no move is in progress
+        self._moved.set()
+        self._gap: GapBuffer | None = None
+        self._turn_open: str | None = None  # the response in progress, if any
+        self._assistant_turn = False  # between a turn's first response and its TurnDone
+        self._open_calls: dict[str, str | None] = {}  # tool calls without a result
+        self._handle_fresh = False  # a resumable handle came after the last turn/call
+        self._safe_wake: trio.Event | None = None
+        self._bg_scopes: set[trio.CancelScope] = set()
+        self._streak_started: float | None = None
+        self._streak_failures: list[str] = []
+        self._streak_attempts = 0
+        self._last_move_done: float | None = None
+        self._gap_buffered = 0
+        self._gap_dropped = 0
+        #: The conversation so far.
+        self.history = ConversationHistory(getattr(config, "history", ()))
         # Received side.
         self._buffer = EventBuffer(
             max_events=max_queue, max_bytes=config.connection.max_queue_bytes
@@ -287,10 +320,34 @@ class RealtimeSession:
                 buffer.put(ev)
                 continue
             if kind is Interrupted:
+                assert isinstance(ev, Interrupted)
                 buffer.purge_stale(self._gen_offset + self._protocol.generation)
-                self._cancel_tools_of(ev.response_id if isinstance(ev, Interrupted) else None)
+                self._cancel_tools_of(ev.response_id)
+                for call_id, rid in list(self._open_calls.items()):
+                    if rid == ev.response_id:
+                        del self._open_calls[call_id]
+            elif kind is ResponseStarted:
+                assert isinstance(ev, ResponseStarted)
+                self._turn_open = ev.response_id
+                self._assistant_turn = True
+                self._handle_fresh = False
+            elif kind is ResponseDone:
+                assert isinstance(ev, ResponseDone)
+                if self._turn_open == ev.response_id:
+                    self._turn_open = None
+                self._wake_safe()
+            elif kind is TurnDone:
+                self._assistant_turn = False
+                self._wake_safe()
+            elif kind is ResumptionUpdate:
+                assert isinstance(ev, ResumptionUpdate)
+                if ev.resumable and ev.handle:
+                    self._handle_fresh = True
+                    self._wake_safe()
             elif kind is ToolCall:
                 assert isinstance(ev, ToolCall)
+                self._open_calls[ev.call_id] = ev.response_id
+                self._handle_fresh = False
                 self._start_tool(ev)
             elif kind is InvalidToolCall:
                 assert isinstance(ev, InvalidToolCall)
@@ -302,10 +359,13 @@ class RealtimeSession:
                     except RealtimeError as exc:
                         log.debug("could not answer invalid tool call %s: %s", ev.call_id, exc)
             elif kind is GoingAway:
-                self._maybe_reconnect(None)
+                assert isinstance(ev, GoingAway)
+                self._on_go_away(ev.time_left)
             elif kind is ToolCallCancelled:
                 assert isinstance(ev, ToolCallCancelled)
+                self._open_calls.pop(ev.call_id, None)
                 self._cancel_tool(ev.call_id)
+                self._wake_safe()
             elif kind is SessionReady:
                 self._ready.set()
             elif kind is ServerErrorEvent and not self._ready.is_set():
@@ -317,6 +377,7 @@ class RealtimeSession:
                             explain_error_event(self.config.provider, ev)
                         )
                     self._ready.set()
+            self.history.observe(ev)
             buffer.put(ev)
             turn_metrics = self._metrics.event(ev)
             if turn_metrics is not None:
@@ -337,12 +398,16 @@ class RealtimeSession:
     # The transport calls this once the current connection has ended.
     def _on_close(self, failure: RealtimeError | None) -> None:
         if self._reconnecting:
-            return  # the next connection takes over, or the reconnect reports failure
+            return  # the session is leaving this connection already
         if (
-            isinstance(failure, ConnectionLost)
-            and failure.code in RETRYABLE_CLOSE_CODES
-            and self._maybe_reconnect(failure)
+            failure is not None
+            and self.config.connection.reconnect
+            and not self._closing
+            and not self._aborting
+            and self._failure is None
+            and retryable(classify(failure), self.config.connection.retry)
         ):
+            self._begin_move("connection_lost", lost=failure)
             return
         if failure is not None and self._failure is None and not self._closing:
             # The service's own words, when it said why it closed.
@@ -414,7 +479,8 @@ class RealtimeSession:
             if wire:
                 wire_log.debug("%s", summarise("<", data, secrets))
             if protocol is self._protocol:
-                self._on_message(data)
+                if not self._reconnecting:  # a connection being left says nothing more
+                    self._on_message(data)
             elif protocol is self._pending_protocol:
                 self._on_pending_message(protocol, data)
 
@@ -425,9 +491,9 @@ class RealtimeSession:
                 self._on_close(failure)
             elif protocol is self._pending_protocol:
                 self._pending_failure = failure or ConnectionLost(
-                    "The new connection closed before the session resumed."
+                    "The new connection closed before the session was ready."
                 )
-                self._pending_ready.set()
+                self._wake_pending()
 
         started = False
         try:
@@ -463,87 +529,331 @@ class RealtimeSession:
     def _on_pending_message(self, protocol: RealtimeProtocol, data: str | bytes) -> None:
         for ev in protocol.receive(data):
             if type(ev) is SessionReady:
-                self._pending_ready.set()
+                self._pending_ready = True
+            elif type(ev) is ServerErrorEvent and ev.fatal:
+                assert isinstance(ev, ServerErrorEvent)
+                self._pending_failure = self._scrubbed(
+                    explain_error_event(self.config.provider, ev)
+                )
             else:
                 self._pending_events.append(ev)
+        self._wake_pending()
 
-    def _can_resume(self) -> bool:
-        return (
-            self.config.connection.reconnect
-            and not self._closing
-            and not self._reconnecting
-            and self._protocol.resumption_handle is not None
+    def _wake_pending(self) -> None:
+        wake = self._pending_wake
+        if wake is not None:
+            self._pending_wake = None
+            wake.set()
+
+    def _wake_safe(self) -> None:
+        wake = self._safe_wake
+        if wake is not None:
+            self._safe_wake = None
+            wake.set()
+
+    def _spawn(self, fn: Any, *args: Any, name: str) -> None:
+        """Run a continuity task in the session nursery, cancelled by `aclose`."""
+
+        async def run() -> None:
+            scope = trio.CancelScope()
+            self._bg_scopes.add(scope)
+            try:
+                with scope:
+                    if not self._closing:
+                        await fn(*args)
+            finally:
+                self._bg_scopes.discard(scope)
+
+        self._nursery.start_soon(run, name=name)
+
+    def _safe_to_move(self) -> bool:
+        """The first safe point to hand over: no model turn in progress, no tool
+        call waiting for its result, and a resumable handle newer than both."""
+        if self._turn_open is not None or self._assistant_turn or self._open_calls:
+            return False
+        return self._handle_fresh or self._protocol.resumption_handle is None
+
+    def _on_go_away(self, time_left: float | None) -> None:
+        opts = self.config.connection
+        if not opts.reconnect or self._closing or self._reconnecting or self._ended:
+            return
+        now = trio.current_time()
+        deadline = now + max(0.0, time_left if time_left is not None else 0.0)
+        self._spawn(
+            self._go_away_watch,
+            self._conn,
+            max(now, deadline - opts.go_away_margin),
+            name="trio_realtime goAway",
         )
 
-    def _maybe_reconnect(self, lost: RealtimeError | None) -> bool:
-        """Start moving to a new connection when the provider can resume; say whether."""
-        if not self._can_resume():
-            return False
-        self._reconnecting = True
-        self._nursery.start_soon(self._reconnect, self.config, lost, name="trio_realtime reconnect")
-        return True
+    async def _go_away_watch(self, conn: Connection | None, hand_over_by: float) -> None:
+        """Wait for a safe point, but never past `hand_over_by`, then leave `conn`
+        (on the clock: no frame needs to arrive for the deadline to be noticed)."""
+        with trio.move_on_at(hand_over_by):
+            while not self._safe_to_move():
+                if self._reconnecting or self._ended or self._conn is not conn:
+                    return
+                wake = self._safe_wake = trio.Event()
+                await wake.wait()
+        if self._reconnecting or self._ended or self._closing or self._conn is not conn:
+            return  # the session left that connection another way meanwhile
+        await self._move("go_away")
 
-    async def _reconnect(self, config: ProviderConfig, lost: RealtimeError | None) -> None:
-        """Resume the session on a new connection, then retire the old one.
+    def _begin_move(self, reason: str, *, lost: BaseException | None = None) -> None:
+        self._reconnecting = True  # from now on the old connection's messages are ignored
+        self._wake_safe()
+        self._moved = trio.Event()
+        self._gap = self._new_gap(self.config)
+        self._spawn(self._move, reason, lost, None, name="trio_realtime reconnect")
 
-        Never raises: a failure ends the session (when the old connection is
-        gone) or is logged (when it still works).
+    @staticmethod
+    def _new_gap(config: ProviderConfig) -> GapBuffer:
+        return GapBuffer(math.ceil(config.connection.gap_audio_seconds * 1000 / MIN_CHUNK_MS))
+
+    async def _update_by_moving(self, config: ProviderConfig) -> None:
+        """`update()` where the setup is fixed: move to a connection configured anew."""
+        self._check_open()
+        await self._moved.wait()
+        self._check_open()
+        # Let a turn in progress finish (the move would cut it), for a while.
+        with trio.move_on_after(config.connection.open_timeout):
+            while not self._safe_to_move() and not self._ended:
+                wake = self._safe_wake = trio.Event()
+                await wake.wait()
+        self._check_open()
+        if not self._reconnecting:
+            self._reconnecting = True
+            self._moved = trio.Event()
+            self._spawn(self._move, "update", None, config, name="trio_realtime update")
+        await self._moved.wait()
+        self._check_open()
+
+    def _settle_cut(self, reason: str) -> tuple[str | None, tuple[str, ...]]:
+        """End what the connection being left will not finish: the turn, its tool calls."""
+        events: list[Event] = []
+        cut = self._turn_open
+        if cut is not None:
+            self._gen_offset += 1  # audio of the cut turn still buffered is now stale
+            events.append(Interrupted(response_id=cut, source="local"))
+            events.append(ResponseDone(response_id=cut, status="incomplete", reason=reason))
+            self._turn_open = None
+        cancelled = tuple(self._open_calls)
+        events.extend(ToolCallCancelled(call_id=call_id) for call_id in cancelled)
+        if self._assistant_turn:
+            events.append(
+                TurnDone(status="incomplete", reason=reason, response_ids=(cut,) if cut else ())
+            )
+            self._assistant_turn = False
+        if events:
+            self._deliver(events)
+        self._open_calls.clear()
+        return cut, cancelled
+
+    async def _move(
+        self,
+        reason: str,
+        lost: BaseException | None = None,
+        new_config: ProviderConfig | None = None,
+    ) -> None:
+        """The one way the session changes connection: after a ``goAway``, a lost
+        connection or an `update` that the connection cannot apply.
+
+        Close the old connection first (Gemini refuses a resume while it is
+        open), settle what it leaves unfinished, then open new ones under the
+        retry policy: resume with the newest resumable handle, else start a new
+        session seeded with the history. Input audio waits in the gap buffer
+        meanwhile. Never raises: giving up ends the session with
+        `ReconnectFailed`.
         """
-        try:
-            await self._switch_connection(config)
-        except (RealtimeError, trio.TooSlowError) as exc:
-            log.warning("Could not resume the session on a new connection: %s", exc)
-            if lost is not None or self._conn is None or self._ended:
-                failure = ConnectionLost(
-                    f"The connection was lost and the session could not be resumed: {exc}",
-                    code=getattr(lost, "code", None),
-                    reason=str(getattr(lost, "reason", "")),
-                )
-                failure.__cause__ = exc
-                self._end(failure)
-
-    async def _switch_connection(self, config: ProviderConfig) -> None:
         self._reconnecting = True
+        if self._moved.is_set():
+            self._moved = trio.Event()
+        config = new_config or self.config
+        opts = config.connection
+        policy = opts.retry
+        started = trio.current_time()
+        if self._gap is None:
+            self._gap = self._new_gap(config)
         old_protocol, old_conn = self._protocol, self._conn
         handle = old_protocol.resumption_handle
-        new_conn: Connection | None = None
-        try:
-            url, headers = await _endpoint(config)
-            protocol = config.new_protocol(resumption_handle=handle)
-            self._pending_protocol = protocol
-            self._pending_events = []
-            self._pending_ready = trio.Event()
-            self._pending_failure = None
-            with trio.fail_after(config.connection.open_timeout):
-                new_conn = await self._nursery.start(self._hold_connection, url, headers, protocol)
-                protocol.start()
-                for msg in protocol.data_to_send():
-                    await new_conn.send(msg)
-                await self._pending_ready.wait()
-            if self._pending_failure is not None:
-                raise self._pending_failure
+        cut, cancelled = self._settle_cut(reason)
+        # Close the old connection first.
+        self._conn = None
+        if old_conn is not None:
+            with trio.move_on_after(opts.close_timeout):
+                await old_conn.aclose(1000)
+            self._retire(old_conn)
+        # Several moves in a row (connections that fail right after they open)
+        # are one streak: attempts and time add up, and the backoff goes on.
+        if (
+            self._last_move_done is None
+            or self._streak_started is None
+            or started - self._last_move_done > policy.stable_after
+        ):
+            self._streak_started = started
+            self._streak_failures = []
+            self._streak_attempts = 0
+        elif lost is not None:
+            self._streak_failures.append(
+                f"the connection opened by attempt {self._streak_attempts} was lost: "
+                + describe(lost)
+            )
+        failures = self._streak_failures
+        give_up_at = self._streak_started + policy.max_time
+        skip_backoff = False
+        while True:
             if self._closing:
-                raise SessionClosed("The session was closed while it was reconnecting.")
-        except BaseException:
-            self._pending_protocol = None
-            self._retire(new_conn)
-            self._reconnecting = False
-            self._wake_writer()
-            raise
-        # Swap: audio already queued stays current; the new machine counts from here.
+                return
+            delay = 0.0 if skip_backoff else policy.backoff(len(failures), random.random())
+            skip_backoff = False
+            if self._streak_attempts >= policy.max_attempts or (
+                trio.current_time() + delay > give_up_at
+            ):
+                self._give_up(lost, failures)
+                return
+            await trio.sleep(delay)
+            self._streak_attempts += 1
+            try:
+                new_conn, protocol = await self._attempt(config, handle)
+            except (RealtimeError, trio.TooSlowError) as exc:
+                if isinstance(exc, trio.TooSlowError):
+                    exc = ConnectionLost(
+                        f"The new connection was not ready within {opts.open_timeout:g} s."
+                    )
+                failures.append(describe(exc))
+                outcome = classify(exc)
+                if outcome == "session_gone" and handle is not None and policy.fresh_fallback:
+                    handle = None  # the conversation is gone there: start anew, seeded
+                    skip_backoff = True
+                    continue
+                if not retryable(outcome, policy):
+                    self._give_up(lost, failures, fatal=exc)
+                    return
+                continue
+            break
+        # Swap: the new machine counts interruptions from here.
         self._gen_offset += old_protocol.generation
         self.config = config
         self._protocol = protocol
         self._conn = new_conn
         self._pending_protocol = None
-        self._reconnecting = False
+        self._turn_open = None
+        self._assistant_turn = False
+        self._handle_fresh = False
+        mode = "resumed" if handle is not None else ("replayed" if len(self.history) else "fresh")
+        pending, self._pending_events = self._pending_events, []
         out = protocol.data_to_send()
         if out:
             self._queue_control(out)
-        self._deliver([*self._pending_events, Reconnected()])
-        self._pending_events = []
+        self._reconnecting = False
         self._wake_writer()
-        self._retire(old_conn)
+        self._deliver(pending)
+        # The audio of the gap goes out in order, before anything sent from now on.
+        gap = self._gap
+        try:
+            while len(gap):
+                for frame in gap.take():
+                    await self._outbox.put_audio(protocol.audio_message(frame))  # type: ignore[arg-type]
+        except trio.ClosedResourceError:
+            pass  # the session ended meanwhile
+        self._gap = None
+        buffered, dropped = gap.reset_counts()
+        self._gap_buffered += buffered
+        self._gap_dropped += dropped
+        attempts = self._streak_attempts
+        now = trio.current_time()
+        self._last_move_done = now
+        log.info(
+            "The session moved to a new connection (%s, %s) after %d attempt(s).",
+            reason,
+            mode,
+            attempts,
+        )
+        self._deliver(
+            [
+                Reconnected(
+                    mode=mode,  # type: ignore[arg-type]
+                    reason=reason,
+                    attempts=attempts,
+                    downtime=now - started,
+                    audio_buffered=buffered,
+                    audio_dropped=dropped,
+                    interrupted_response=cut,
+                    cancelled_calls=cancelled,
+                    failures=tuple(failures),
+                )
+            ]
+        )
+        self._moved.set()
+
+    async def _attempt(
+        self, config: ProviderConfig, handle: str | None
+    ) -> tuple[Connection, RealtimeProtocol]:
+        """Open one new connection and complete its handshake (seeded when not resumed)."""
+        url, headers = await _endpoint(config)
+        protocol = config.new_protocol(
+            resumption_handle=handle, history=() if handle is not None else self.history.items
+        )
+        self._pending_protocol = protocol
+        self._pending_events = []
+        self._pending_ready = False
+        self._pending_failure = None
+        new_conn: Connection | None = None
+        try:
+            with trio.fail_after(config.connection.open_timeout):
+                new_conn = await self._nursery.start(self._hold_connection, url, headers, protocol)
+                protocol.start()
+                while True:
+                    for msg in protocol.data_to_send():
+                        await new_conn.send(msg)
+                    if self._pending_failure is not None:
+                        raise self._pending_failure
+                    if self._pending_ready:
+                        break
+                    wake = self._pending_wake = trio.Event()
+                    await wake.wait()
+                # The seed (the history) goes before anything queued for the session.
+                for msg in protocol.data_to_send():
+                    await new_conn.send(msg)
+        except BaseException:
+            self._pending_protocol = None
+            self._retire(new_conn)
+            raise
+        return new_conn, protocol
+
+    def _give_up(
+        self,
+        lost: BaseException | None,
+        failures: list[str],
+        *,
+        fatal: BaseException | None = None,
+    ) -> None:
+        attempts = self._streak_attempts
+        why = "; ".join(f"{i}. {f}" for i, f in enumerate(failures, 1)) or "no attempt was made"
+        what = (
+            "a failure that retrying cannot fix"
+            if fatal is not None
+            else f"{attempts} attempt(s) within the retry policy"
+        )
+        exc = ReconnectFailed(
+            f"The session could not move to a new connection ({what}): {why}",
+            code=getattr(lost, "code", None),
+            reason=str(getattr(lost, "reason", "") or ""),
+            failures=failures,
+        )
+        if isinstance(fatal, ConnectionLost):
+            # The service's own words, when it said why it refused.
+            fatal = explain_close(fatal, provider=self.config.provider, ready=False)
+        exc.__cause__ = fatal or lost
+        gap = self._gap
+        if gap is not None:
+            buffered, dropped = gap.reset_counts()
+            self._gap_dropped += dropped + buffered  # never sent
+            self._gap = None
+        self._pending_protocol = None
+        self._reconnecting = False
+        self._end(self._scrubbed(exc))
+        self._moved.set()
 
     # ------------------------------------------------------------------ writer
 
@@ -559,7 +869,11 @@ class RealtimeSession:
             except trio.EndOfChannel:
                 return  # the session ended
             conn = self._conn
-            assert conn is not None  # the writer starts once there is a connection
+            if conn is None:
+                # Between connections (the old one is closed, the next not ready).
+                outbox.put_back(msg, is_audio)
+                await self._wait_for_another_connection(conn)
+                continue
             if self._wire:
                 wire_log.debug("%s", summarise(">", msg, self._wire_secrets))
             try:
@@ -570,17 +884,18 @@ class RealtimeSession:
                     outbox.put_back(msg, is_audio)
                     await self._wait_for_another_connection(conn)
                     continue
-                # The connection ended; the transport's on_close ends the session
-                # and reports why. Stop sending now, so no command waits on us.
-                self._record_failure(exc)
-                outbox.close()
-                return
+                # The connection ended: the transport's on_close decides whether
+                # the session moves to a new one (this goes there) or ends.
+                log.debug("sending failed, waiting for the connection's end: %s", exc)
+                outbox.put_back(msg, is_audio)
+                await self._wait_for_another_connection(conn)
+                continue
             if is_audio:
                 self._audio_sent += 1
             else:
                 self._control_sent += 1
 
-    async def _wait_for_another_connection(self, conn: Connection) -> None:
+    async def _wait_for_another_connection(self, conn: Connection | None) -> None:
         while (self._reconnecting or conn is self._conn) and not self._ended:
             changed = self._conn_changed = trio.Event()
             await changed.wait()
@@ -612,6 +927,10 @@ class RealtimeSession:
         out = self._protocol.data_to_send()
         if out:
             self._queue_control(out)
+        self.history.observe_command(command)
+        if isinstance(command, SendToolResult):
+            self._open_calls.pop(command.call_id, None)
+            self._wake_safe()
         if local:
             self._deliver(local)
 
@@ -620,6 +939,10 @@ class RealtimeSession:
         # same cancellation may already have caused (as Trio's channels do).
         await trio.lowlevel.checkpoint_if_cancelled()
         self._check_open()
+        if self._reconnecting:
+            # Commands go to the next connection, through its protocol machine.
+            await self._moved.wait()
+            self._check_open()
         self._send_command(command)
         await trio.lowlevel.checkpoint()
 
@@ -630,7 +953,10 @@ class RealtimeSession:
         resampler and sent in chunks of 20–100 ms. Waits while
         `MAX_AUDIO_QUEUE` chunks are waiting for the writer (backpressure);
         cancelling that wait queues nothing more of this frame (chunks
-        queued before it stay queued).
+        queued before it stay queued). While the session moves to a new
+        connection it never waits: chunks go to the gap buffer
+        (``ConnectionOptions.gap_audio_seconds``, oldest dropped past it) and
+        are sent in order once the new connection is ready.
 
         Raises:
             SessionClosed: the session was closed.
@@ -676,7 +1002,16 @@ class RealtimeSession:
         await self._queue_audio(chunks)
 
     async def _queue_audio(self, chunks: Sequence[AudioFrame]) -> None:
-        """Encode and queue `chunks` for the writer, waiting while the outbox is full."""
+        """Encode and queue `chunks` for the writer, waiting while the outbox is full.
+
+        Between connections the chunks go to the gap buffer instead (never waits).
+        """
+        gap = self._gap
+        if gap is not None:
+            for chunk in chunks:
+                gap.append(chunk)
+            await trio.lowlevel.checkpoint()
+            return
         outbox = self._outbox
         waited = False
         try:
@@ -871,11 +1206,18 @@ class RealtimeSession:
         """Change the session's configuration.
 
         OpenAI applies it with ``session.update``. A Gemini connection cannot
-        change its setup, so the session resumes on a new connection configured
-        the new way (with the resumption handle, when session resumption is on:
-        without it the conversation starts afresh) and delivers `Reconnected`.
-        Returns once the change is queued (OpenAI) or the new connection is
-        ready (Gemini).
+        change its setup, so the session waits for a safe point (no turn in
+        progress, at most ``open_timeout``), closes the connection and resumes
+        on a new one configured the new way, with the resumption handle; without
+        one it starts a new session seeded with the history. `Reconnected`
+        (``reason="update"``, ``mode`` saying which) is delivered. Returns once
+        the change is queued (OpenAI) or the new connection is ready (Gemini).
+        Cancelling the wait does not stop a move already begun.
+
+        Raises:
+            SessionClosed: the session was closed.
+            ConnectionLost: the connection ended (`ReconnectFailed` when the
+                move to a new connection failed).
         """
         await trio.lowlevel.checkpoint_if_cancelled()
         specs: list[ToolSpec] | None = None
@@ -896,9 +1238,7 @@ class RealtimeSession:
             if tools is not None:
                 changes["tools"] = tuple(tools)
             new_config = attrs.evolve(self.config, **changes)  # type: ignore[misc]
-            if self._reconnecting:
-                raise SessionClosed("The session is already moving to a new connection.")
-            await self._switch_connection(new_config)
+            await self._update_by_moving(new_config)
             return
         await self._command(
             UpdateSession(instructions=instructions, voice=voice, tools=specs, extra=extra)
@@ -934,6 +1274,8 @@ class RealtimeSession:
             reconnects=m.reconnects,
             reconnect_downtime=m.reconnect_downtime,
             last_turn=m.last_turn,
+            gap_audio_buffered=self._gap_buffered + (self._gap.buffered if self._gap else 0),
+            gap_audio_dropped=self._gap_dropped + (self._gap.dropped if self._gap else 0),
         )
 
     @property
@@ -951,6 +1293,11 @@ class RealtimeSession:
         AI may send. `None` until `SessionReady`.
         """
         return self._protocol.session_id
+
+    @property
+    def reconnecting(self) -> bool:
+        """Whether the session is between connections (audio is being buffered)."""
+        return self._reconnecting
 
     @property
     def closed(self) -> bool:
@@ -1087,6 +1434,9 @@ class RealtimeSession:
                     await self._outbox.wait_drained()
         finally:
             self._closed = True
+            for bg in self._bg_scopes:
+                bg.cancel()
+            self._moved.set()
             for scope, _rid in self._tool_scopes.values():
                 scope.cancel()
             self._tool_scopes.clear()

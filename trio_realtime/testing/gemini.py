@@ -43,11 +43,18 @@ client cannot tell the difference in ordinary use:
   keeps the call open for more results.
 * **Session resumption.** With ``sessionResumption`` in the setup, a
   ``sessionResumptionUpdate`` with a new handle follows the setup and every
-  turn; a later connection whose setup carries a handle continues that
-  conversation (history, turn count, usage, audio sequence numbers). Unknown
-  handles close with 1008 ``BidiGenerateContent session not found``.
+  turn, and ``{"resumable": false}`` (no handle) goes out when the model
+  starts generating or calls tools. A later connection whose setup carries a
+  handle continues that conversation as it was when the handle was issued
+  (history and turn count roll back to it; usage and audio sequence numbers
+  go on). Unknown handles close with 1008 ``BidiGenerateContent session not
+  found``; resuming while an earlier connection of the session is still open
+  closes the new one with 1011, as the service does (close first, then
+  resume).
 * **Connection lifetime.** ``goAway`` with ``timeLeft`` `go_away_notice`
-  seconds before `connection_lifetime`, then a 1008 close if the client stays.
+  seconds before `connection_lifetime`, then a 1008 close if the client has
+  not closed by the deadline. Both are service seconds, scaled by ``speed``
+  when it is finite.
 
 Everything each connection received and sent is kept in `FakeGemini.connections`
 (`GeminiConnectionRecord`) for assertions. Faults can be injected at the
@@ -261,6 +268,8 @@ class GeminiSessionState:
     prompt_audio_tokens: int = 0
     prompt_image_tokens: int = 0
     response_tokens: int = 0
+    #: handle -> (history length, turn count) when it was issued.
+    snapshots: dict[str, tuple[int, int]] = attrs.field(factory=dict)
     attached: GeminiConnectionRecord | None = None
     detached: trio.Event = attrs.field(factory=trio.Event)
     detached_at: float | None = None
@@ -297,6 +306,8 @@ class GeminiConnectionRecord:
         unmatched_tool_responses: responses whose id matched no pending call.
         headers: the upgrade request's headers (names lower-cased), without
             the credentials (``authorization``, ``x-goog-api-key``).
+        opened_at, setup_at, ended_at: when (`trio.current_time`) the
+            connection was accepted, its setup arrived, and its handler ended.
     """
 
     index: int
@@ -312,6 +323,9 @@ class GeminiConnectionRecord:
     close_reason: str | None = None
     tool_responses: list[m.FunctionResponse] = attrs.field(factory=list)
     unmatched_tool_responses: list[m.FunctionResponse] = attrs.field(factory=list)
+    opened_at: float = 0.0
+    setup_at: float | None = None
+    ended_at: float | None = None
 
 
 # --------------------------------------------------------------------------- handler
@@ -330,9 +344,10 @@ class FakeGemini:
         api_keys: accepted keys or tokens; `None` accepts any non-empty one.
         expired_keys: keys refused as expired (1007 ``API key expired…``).
         models: accepted model ids (without ``models/``); `None` accepts any.
-        connection_lifetime: real seconds after which a connection is closed
+        connection_lifetime: seconds after which a connection is closed
             (1008); ``goAway`` comes `go_away_notice` seconds earlier.
-            ``math.inf`` disables both.
+            ``math.inf`` disables both. Service seconds: divided by the speed
+            when it is finite and positive (``timeLeft`` too).
         go_away_notice: the ``timeLeft`` of the ``goAway`` message, in seconds.
         chunk_ms: duration of each reply audio chunk.
         voice_activity: send ``voiceActivity`` ACTIVITY_START/END notices.
@@ -346,7 +361,9 @@ class FakeGemini:
         handle_ttl: seconds (real time) a session stays resumable after its
             last connection ended (the service keeps handles about 2 hours).
         resume_wait: seconds a resuming connection waits for the session's
-            previous connection to go away before it is refused (1011).
+            previous connection to go away before it is refused (1011). The
+            service does not wait (0, the default); a positive value is a
+            lenient fake that hides clients resuming before they close.
         keep_connections: how many connection records `connections` keeps
             (each holds every message of its connection, audio included).
         interim_transcription: while the user speaks (with
@@ -380,7 +397,7 @@ class FakeGemini:
         default_silence_ms: int = 500,
         default_prefix_padding_ms: int = 20,
         handle_ttl: float = 7200.0,
-        resume_wait: float = 1.0,
+        resume_wait: float = 0.0,
         keep_connections: int = 1000,
         interim_transcription: bool = True,
     ) -> None:
@@ -428,12 +445,14 @@ class FakeGemini:
             index=self._count,
             path=conn.path,
             headers={k: v for k, v in conn.headers.items() if k not in _CREDENTIAL_HEADERS},
+            opened_at=trio.current_time(),
         )
         self.connections.append(record)
         conn.state["gemini"] = record
         try:
             await _GeminiConnection(self, conn, record).run()
         finally:
+            record.ended_at = trio.current_time()
             state = record.session
             if state is not None and state.attached is record:
                 state.attached = None
@@ -467,6 +486,7 @@ class FakeGemini:
         ).digest()
         handle = "Cg" + base64.urlsafe_b64encode(digest[:30]).decode("ascii")
         state.handles.append(handle)
+        state.snapshots[handle] = (len(state.run.history), state.run.turn_index)
         self._handles[handle] = state
         return handle
 
@@ -965,6 +985,7 @@ class _GeminiConnection:
         await self._resumption_update()
 
     async def _session_for(self, setup: m.Setup, model: str) -> GeminiSessionState:
+        self.record.setup_at = trio.current_time()
         resumption = setup.session_resumption
         handle = resumption.handle if isinstance(resumption, m.SessionResumptionConfig) else None
         tools = _declared_tools(setup)
@@ -984,6 +1005,12 @@ class _GeminiConnection:
                     await state.detached.wait()
                 if state.attached is not None:
                     await self.close(1011, REASONS["internal"])
+            # The conversation as it was when this handle was issued.
+            length, turns = state.snapshots.get(
+                handle, (len(state.run.history), state.run.turn_index)
+            )
+            del state.run.history[length:]
+            state.run.turn_index = turns
             self.record.resumed = True
             state.run.tools = tools
         else:
@@ -1034,6 +1061,16 @@ class _GeminiConnection:
             isinstance(hc, m.HistoryConfig) and hc.initial_history_in_client_content is True
         )
 
+    async def _not_resumable(self) -> None:
+        """Tell the client the session cannot be resumed from here (generating, tools)."""
+        if self.setup is None or not isinstance(
+            self.setup.session_resumption, m.SessionResumptionConfig
+        ):
+            return
+        await self.send(
+            m.ServerMessage(session_resumption_update=m.SessionResumptionUpdate(resumable=False))
+        )
+
     async def _resumption_update(self) -> None:
         if self.setup is None or self.state is None:
             return
@@ -1053,6 +1090,9 @@ class _GeminiConnection:
         if not math.isfinite(lifetime):
             return
         notice = min(self.fake.go_away_notice, lifetime)
+        if math.isfinite(self.speed) and self.speed > 0:
+            lifetime /= self.speed
+            notice /= self.speed
         deadline = trio.current_time() + lifetime
         await trio.sleep_until(deadline - notice)
         # A client that stopped reading may block the goAway; the close comes anyway.
@@ -1442,6 +1482,7 @@ class _GeminiConnection:
                     await previous.done.wait()
                 resp.previous = None
                 await pause(reply.latency, self.speed)
+                await self._not_resumable()
                 silent = False
                 while reply.tool_calls:
                     if all(call.name in self.non_blocking for call in reply.tool_calls):
