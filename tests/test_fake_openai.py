@@ -1521,8 +1521,11 @@ def _content_so_far(events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def test_streaming_item_is_kept_as_it_streams_and_retrieve_returns_it() -> None:
+    # Paced at 4x: the reply (12 s of speech) streams for 3 s, long enough for the
+    # retrieves to land mid-stream; at 1x the wait for response.done alone took
+    # most of the 15 s budget and timed out on a loaded machine.
     with trio.fail_after(15):
-        async with fake(speed=1.0, scenario=Scenario([Turn(reply=LONG_REPLY)])) as (server, _):
+        async with fake(speed=4.0, scenario=Scenario([Turn(reply=LONG_REPLY)])) as (server, _):
             async with connect(server) as client:
                 await configure(client)
                 await ask(client, "Hours?")
