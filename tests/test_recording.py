@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -104,23 +105,23 @@ async def test_keys_are_never_written(tmp_path: Path) -> None:
     assert "Bearer" not in text
 
 
+async def gemini_turn(base: str, ctx: ssl.SSLContext | None = None) -> list[Any]:
+    url = base + "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+    got: list[Any] = []
+    async with trio_websocket.open_websocket_url(url + f"?key={GEMINI_KEY}", ctx) as ws:
+        setup = {"model": "models/gemini-3.8-live", "outputAudioTranscription": {}}
+        await ws.send_message(json.dumps({"setup": setup}))
+        got.append(await ws.get_message())
+        await ws.send_message(json.dumps({"realtimeInput": {"text": "Hello"}}))
+        while True:
+            frame = await ws.get_message()
+            got.append(frame)
+            if b'"turnComplete":true' in frame:
+                return got
+
+
 async def test_gemini_recording_keeps_binary_frames_and_drops_the_key(tmp_path: Path) -> None:
     file = tmp_path / "gemini.jsonl"
-
-    async def gemini_turn(base: str) -> list[Any]:
-        url = base + "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
-        got: list[Any] = []
-        async with trio_websocket.open_websocket_url(url + f"?key={GEMINI_KEY}") as ws:
-            setup = {"model": "models/gemini-3.8-live", "outputAudioTranscription": {}}
-            await ws.send_message(json.dumps({"setup": setup}))
-            got.append(await ws.get_message())
-            await ws.send_message(json.dumps({"realtimeInput": {"text": "Hello"}}))
-            while True:
-                frame = await ws.get_message()
-                got.append(frame)
-                if b'"turnComplete":true' in frame:
-                    return got
-
     with trio.fail_after(30):
         async with open_fake_server(speed=math.inf, handlers={"gemini": FakeGemini()}) as live:
             async with open_recording_proxy(live.url, file) as proxy:
@@ -318,3 +319,50 @@ async def test_proxy_passes_an_upstream_refusal_through(tmp_path: Path) -> None:
     assert b"invalid_api_key" in (info.value.body or b"")
     assert proxy.files == []  # nothing was recorded
     assert not file.exists()
+
+
+async def test_proxy_over_tls_both_ways(tmp_path: Path) -> None:
+    """google-genai dials wss:// whenever a key is set: the proxy can serve TLS too."""
+    file = tmp_path / "tls.jsonl"
+    with trio.fail_after(30):
+        async with open_fake_server(
+            speed=math.inf, tls=True, handlers={"gemini": FakeGemini()}
+        ) as live:
+            async with open_recording_proxy(
+                live.url, file, tls=True, ssl_context=live.client_ssl_context()
+            ) as proxy:
+                assert proxy.url.startswith("wss://")
+                assert proxy.ca_path is not None
+                ctx = ssl.create_default_context(cafile=proxy.ca_path)
+                recorded = await gemini_turn(proxy.url, ctx)
+    assert len(recorded) > 3
+    assert [f.data for f in load_recording(file).frames if f.sender == "server"] == recorded
+
+
+async def test_a_server_close_is_recorded_and_replayed(tmp_path: Path) -> None:
+    file = tmp_path / "expired.jsonl"
+
+    async def wait_for_close(base: str) -> tuple[int, str | None]:
+        async def drain(ws: trio_websocket.WebSocketConnection) -> None:
+            while True:
+                await ws.get_message()
+
+        async with openai_ws(base) as ws:
+            with pytest.raises(trio_websocket.ConnectionClosed) as info:
+                await drain(ws)
+        reason = info.value.reason
+        assert reason is not None
+        return reason.code, reason.reason
+
+    with trio.fail_after(20):
+        fake = FakeOpenAI(max_session_seconds=0.3)
+        async with open_fake_server(speed=math.inf, handlers={"openai": fake}) as live:
+            async with open_recording_proxy(live.url, file) as proxy:
+                live_close = await wait_for_close(proxy.url)
+        last = load_recording(file).frames[-1]
+        assert last.close == live_close
+        assert live_close[0] == 1001
+        async with open_fake_server(
+            speed=math.inf, handlers={"openai": ReplayHandler(file)}, use_default_handlers=False
+        ) as server:
+            assert await wait_for_close(server.url) == live_close

@@ -408,12 +408,16 @@ class RecordingProxy:
     """A running recording proxy.
 
     Attributes:
-        url: ``ws://HOST:PORT`` to point clients at (same paths as the service).
+        url: ``ws://HOST:PORT`` (``wss://`` with TLS) to point clients at, with
+            the service's paths.
         files: the recordings written so far, one per connection.
+        ca_path: with TLS, the file of the throwaway CA that signed the proxy's
+            certificate (trust it, e.g. ``SSL_CERT_FILE``); else `None`.
     """
 
     url: str
     files: list[Path] = attrs.field(factory=list)
+    ca_path: str | None = None
 
 
 @asynccontextmanager
@@ -425,6 +429,7 @@ async def open_recording_proxy(
     host: str = "127.0.0.1",
     port: int = 0,
     ssl_context: ssl.SSLContext | None = None,
+    tls: bool = False,
 ) -> AsyncIterator[RecordingProxy]:
     """Run a proxy to `upstream` that records every connection through it.
 
@@ -440,6 +445,9 @@ async def open_recording_proxy(
         host: the address the proxy listens on.
         port: the port it listens on (``0``: any free port).
         ssl_context: for a ``wss://`` upstream with a private CA.
+        tls: serve ``wss://`` with a certificate from a throwaway CA
+            (`RecordingProxy.ca_path`), for clients that insist on TLS, such as
+            google-genai with an API key.
 
     Cancellation: leaving the block closes the proxy and its connections.
 
@@ -492,9 +500,16 @@ async def open_recording_proxy(
                 exc.status_code, extra_headers=list(exc.headers or []), body=exc.body
             )
 
+    server_ssl: ssl.SSLContext | None = None
+    if tls:
+        from .server import _make_tls
+
+        server_ssl, proxy.ca_path = _make_tls(host)
     async with trio.open_nursery() as nursery:
-        server = await nursery.start(trio_websocket.serve_websocket, handler, host, port, None)
-        proxy.url = f"ws://{host}:{server.port}"
+        server = await nursery.start(
+            trio_websocket.serve_websocket, handler, host, port, server_ssl
+        )
+        proxy.url = f"{'wss' if tls else 'ws'}://{host}:{server.port}"
         try:
             yield proxy
         finally:
@@ -506,6 +521,8 @@ async def _pump(
     up: trio_websocket.WebSocketConnection,
     writer: _Writer,
 ) -> None:
+    client_left = False  # a close that follows the client's own is not the server's
+
     async def forward(
         src: trio_websocket.WebSocketConnection,
         dst: trio_websocket.WebSocketConnection,
@@ -518,10 +535,13 @@ async def _pump(
                 writer.frame(sender, data)
                 await dst.send_message(data)
         except trio_websocket.ConnectionClosed as exc:
+            nonlocal client_left
             reason = exc.reason
             code = reason.code if reason is not None else 1006
             text = (reason.reason if reason is not None else "") or ""
-            if sender == "server":
+            if sender == "client":
+                client_left = True
+            elif not client_left:
                 writer.close(code, text)
             sendable = code not in (1005, 1006, 1015)
             await dst.aclose(code if sendable else 1000, text if sendable else "")
