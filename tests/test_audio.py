@@ -297,7 +297,8 @@ def test_bytes_round_trip_property(data: bytes) -> None:
         (lambda: AudioFrame(np.zeros(4, np.float32), 16000), "samples must have dtype int16, got float32; use AudioFrame.from_float() for float audio"),
         (lambda: AudioFrame(np.zeros(4, np.int32), 16000), "samples must have dtype int16, got int32; use AudioFrame.from_float() for float audio"),
         (lambda: AudioFrame([0, 1], 16000), "samples must be a numpy int16 array, got list"),  # type: ignore[arg-type]
-        (lambda: AudioFrame(np.zeros((4, 2), np.int16), 16000), "mono samples must be shaped (n,), got (4, 2)"),
+        (lambda: AudioFrame(np.zeros((4, 2), np.int16), 16000), "mono samples must be shaped (n,), got (4, 2); pass channels=2 for interleaved audio"),
+        (lambda: AudioFrame(np.zeros((4, 2, 1), np.int16), 16000), "mono samples must be shaped (n,), got (4, 2, 1)"),
         (lambda: AudioFrame(np.zeros(4, np.int16), 16000, 2), "samples for 2 channels must be shaped (n, 2), got (4,)"),
     ],
 )  # fmt: skip
@@ -332,6 +333,20 @@ def test_from_float_stereo_and_errors() -> None:
         AudioFrame.from_float(np.array([0.0, np.nan]), 16000)
     with pytest.raises(AudioError, match=r"must be shaped \(n, 2\), got \(3,\)"):
         AudioFrame.from_float(np.zeros(3), 16000, 2)
+
+
+def test_from_float_takes_the_channel_count_from_the_shape() -> None:
+    # sounddevice and soundfile hand out (n, channels) float arrays.
+    stereo = AudioFrame.from_float(np.array([[0.5, -0.5], [0.25, 0.0]]), 44100)
+    assert stereo.channels == 2
+    assert stereo.samples.tolist() == [[16384, -16384], [8192, 0]]
+    assert AudioFrame.from_float(np.zeros((3, 1)), 16000).channels == 1
+    assert AudioFrame.from_float(np.zeros(3), 16000).channels == 1
+    # An explicit count must agree with the shape.
+    with pytest.raises(AudioError, match=r"^samples for 3 channels must be shaped \(n, 3\), got \(2, 2\)$"):
+        AudioFrame.from_float(np.zeros((2, 2)), 16000, 3)
+    with pytest.raises(AudioError, match=r"^mono samples must be shaped \(n,\), got \(2, 2\); pass channels=2"):
+        AudioFrame.from_float(np.zeros((2, 2)), 16000, 1)
 
 
 @given(st.lists(st.integers(min_value=-32768, max_value=32767), max_size=64))

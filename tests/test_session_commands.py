@@ -214,3 +214,33 @@ async def test_send_image_reaches_the_provider_as_an_image() -> None:
     images = [p for p in parts if p["type"] == "input_image"]
     assert len(images) == 1
     assert images[0]["image_url"].startswith("data:image/png;base64,iVBORw0KGgo")
+
+
+async def test_send_audio_of_an_array_or_bytes_names_the_constructor_and_loses_nothing() -> None:
+    fake = FakeOpenAI()
+    samples = np.zeros(480, np.int16)
+    with trio.fail_after(20):
+        async with open_fake_server(speed=math.inf, handlers={"openai": fake}) as server:
+            async with rt.connect(openai(server)) as session:
+                for wrong, kind in ((samples, "ndarray"), (samples.tobytes(), "bytes")):
+                    with pytest.raises(TypeError) as info:
+                        await session.send_audio(wrong)  # type: ignore[arg-type]
+                    assert str(info.value) == (
+                        f"send_audio() needs an AudioFrame, got {kind}: wrap int16 samples "
+                        "with AudioFrame(samples, sample_rate), float samples with "
+                        "AudioFrame.from_float(samples, sample_rate), or PCM16 bytes with "
+                        "AudioFrame.from_bytes(data, sample_rate)"
+                    )
+                # The session goes on: the next proper frame is sent.
+                await session.send_audio(AudioFrame(samples, 24000))
+                await session.flush_audio()
+                await session.send_text("still there?")
+                async for event in session.events():
+                    if isinstance(event, rt.ResponseDone):
+                        break
+    appends = [
+        e
+        for e in fake.connections[0].received
+        if isinstance(e, dict) and e["type"] == "input_audio_buffer.append"
+    ]
+    assert len(appends) == 1

@@ -100,7 +100,8 @@ class AudioFrame:
             if s.ndim == 2 and s.shape[1] == 1:
                 object.__setattr__(self, "samples", s.reshape(-1))
             elif s.ndim != 1:
-                raise AudioError(f"mono samples must be shaped (n,), got {s.shape}")
+                hint = f"; pass channels={s.shape[1]} for interleaved audio" if s.ndim == 2 else ""
+                raise AudioError(f"mono samples must be shaped (n,), got {s.shape}{hint}")
         elif s.ndim != 2 or s.shape[1] != self.channels:
             raise AudioError(
                 f"samples for {self.channels} channels must be shaped (n, {self.channels}), "
@@ -154,18 +155,24 @@ class AudioFrame:
         return frame
 
     @classmethod
-    def from_float(cls, array: npt.ArrayLike, sample_rate: int, channels: int = 1) -> AudioFrame:
+    def from_float(
+        cls, array: npt.ArrayLike, sample_rate: int, channels: int | None = None
+    ) -> AudioFrame:
         """Convert float samples in [-1, 1] to 16-bit PCM.
 
         Values are scaled by 32768, rounded to the nearest integer and clipped to
         the int16 range, so ``from_float(f.to_float(), ...)`` gives `f` back.
-        The array is shaped ``(n,)`` for mono or ``(n, channels)``.
+        The array is shaped ``(n,)`` for mono or ``(n, channels)`` (the layout
+        sounddevice and soundfile use); `channels` defaults to what the shape
+        says, and when given must agree with it.
 
         Raises:
             AudioError: the array is not floating point, holds NaN or infinity,
                 or its shape does not match `channels`.
         """
         arr = np.asarray(array)
+        if channels is None:
+            channels = arr.shape[1] if arr.ndim == 2 else 1
         if arr.dtype.kind != "f":
             raise AudioError(
                 f"from_float() needs a floating-point array, got dtype {arr.dtype}; "

@@ -176,6 +176,15 @@ class _EventStream:
             raise StopAsyncIteration from None
 
 
+def _not_a_frame(value: object) -> TypeError:
+    return TypeError(
+        f"send_audio() needs an AudioFrame, got {type(value).__name__}: wrap int16 samples "
+        "with AudioFrame(samples, sample_rate), float samples with "
+        "AudioFrame.from_float(samples, sample_rate), or PCM16 bytes with "
+        "AudioFrame.from_bytes(data, sample_rate)"
+    )
+
+
 class _EndOfEvents(Exception):
     pass
 
@@ -959,9 +968,13 @@ class RealtimeSession:
         are sent in order once the new connection is ready.
 
         Raises:
+            TypeError: `frame` is not an `AudioFrame` (a numpy array or bytes
+                must be wrapped first: see the message).
             SessionClosed: the session was closed.
             ConnectionLost: the connection ended.
         """
+        if not isinstance(frame, AudioFrame):
+            raise _not_a_frame(frame)
         await trio.lowlevel.checkpoint_if_cancelled()
         self._check_open()
         rate = self._protocol.input_sample_rate
