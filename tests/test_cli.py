@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import wave
@@ -16,6 +18,7 @@ import trio_websocket
 
 import trio_realtime as rt
 from trio_realtime.audio import write_wav
+from trio_realtime.cli import main
 from trio_realtime.testing.voice import user_utterance
 
 SUBCOMMANDS = ["demo", "chat", "say", "fake-server"]
@@ -104,23 +107,137 @@ def test_say_sends_a_wav_and_saves_the_reply(tmp_path: Path) -> None:
     assert rt.read_wav(reply).duration > 0.5
 
 
+def _float_wav() -> bytes:
+    fmt = struct.pack("<HHIIHH", 3, 1, 16000, 64000, 4, 32)  # format 3: IEEE float
+    data = struct.pack("<2f", 0.0, 0.5)
+    body = b"WAVEfmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", 8) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
 @pytest.mark.parametrize(
-    ("content", "status", "message"),
+    ("content", "message"),
     [
-        (b"not a wav", 2, "trio-realtime: error: not a readable PCM WAV file"),
-        (None, 1, "trio-realtime: error: No such file or directory"),
+        (b"not a wav file at all", "not a readable PCM WAV file: file does not start with RIFF id"),
+        (b"hello\n", "not a readable PCM WAV file: it ends before its WAV header is complete"),
+        (b"", "not a readable PCM WAV file: it ends before its WAV header is complete"),
+        (
+            _float_wav(),
+            "not a readable PCM WAV file: it holds floating-point samples (WAV format 3); "
+            "only 16-bit PCM is supported",
+        ),
+        (None, "No such file or directory: {path}"),
     ],
 )
-def test_bad_wav_is_one_clear_line(
-    tmp_path: Path, content: bytes | None, status: int, message: str
+def test_bad_wav_is_one_clear_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes | None, message: str
 ) -> None:
     path = tmp_path / "bad.wav"
     if content is not None:
         path.write_bytes(content)
-    result = cli("say", str(path))
-    assert result.returncode == status
-    assert result.stderr.startswith(message)
-    assert len(result.stderr.strip().splitlines()) == 1
+    assert main(["say", str(path), "--fake", "-o", str(tmp_path / "r.wav")]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""  # refused before any session started
+    assert err == f"trio-realtime: error: {message.format(path=path)}\n"
+
+
+def test_say_refuses_an_output_in_a_missing_folder_before_connecting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    question = tmp_path / "q.wav"
+    write_wav(question, user_utterance("hello", 24000))
+    missing = tmp_path / "no" / "such" / "dir" / "x.wav"
+    assert main(["say", str(question), "--fake", "-o", str(missing)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        f"trio-realtime: error: cannot write the reply to {missing}: "
+        f"the folder {missing.parent} does not exist\n"
+    )
+    assert not (tmp_path / "no").exists()
+    assert main(["say", str(question), "--fake", "-o", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        f"trio-realtime: error: cannot write the reply to {tmp_path}: it is a folder\n"
+    )
+
+
+def test_say_help_shows_the_output_default() -> None:
+    result = cli("say", "--help")
+    assert result.returncode == 0
+    assert "(default: reply.wav)" in " ".join(result.stdout.split())
+
+
+def test_say_of_silence_gives_up_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trio_realtime import apps
+
+    monkeypatch.setattr(apps, "SAY_IDLE_TIMEOUT", 1.0)
+    silent = tmp_path / "silent.wav"
+    write_wav(silent, rt.AudioFrame.silence(0.5, 24000))
+    assert main(["say", str(silent), "--fake", "-o", str(tmp_path / "r.wav")]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        f"trio-realtime: error: no reply within 1 s: the service heard no speech in {silent} "
+        "(is it silent?)\n"
+    )
+    assert not (tmp_path / "r.wav").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["demo", "--speed", "-1"], "argument --speed: must be >= 0 (0: as fast as possible), got -1"),
+        (["demo", "--speed", "nan"], "argument --speed: must be >= 0 (0: as fast as possible), got nan"),
+        (["fake-server", "--speed", "fast"], "argument --speed: not a number: 'fast'"),
+        (["fake-server", "--port", "70000"], "argument --port: must be 0-65535 (0: any free port), got 70000"),
+    ],
+)  # fmt: skip
+def test_bad_numbers_are_refused_before_anything_runs(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""  # no banner
+    assert err.splitlines()[-1] == f"trio-realtime {args[0]}: error: {message}"
+
+
+def test_demo_speed_is_checked_before_the_banner_when_called_directly(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from trio_realtime.demo import run_demo
+
+    with pytest.raises(rt.ConfigurationError, match=r"^speed must be a number >= 0"):
+        trio.run(run_demo, "openai", "out", -1.0)
+    assert capsys.readouterr().out == ""
+
+
+def test_fake_server_on_a_taken_port_names_the_address(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["fake-server", "--port", str(port)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        f"trio-realtime: error: cannot listen on 127.0.0.1:{port}: Address already in use "
+        "(is another server running there? --port 0 picks a free port)\n"
+    )
+
+
+def test_a_configuration_mistake_exits_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    question = tmp_path / "q.wav"
+    write_wav(question, user_utterance("hello", 16000))
+    assert main(["say", str(question), "--provider", "gemini", "--url", "http://x/"]) == 2
+    assert capsys.readouterr().err == (
+        "trio-realtime: error: url must be a ws:// or wss:// URL with a host, got 'http://x/'.\n"
+    )
 
 
 def test_no_network_is_one_clear_line() -> None:

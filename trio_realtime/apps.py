@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 __all__ = ["run_chat", "run_say"]
 
+SAY_IDLE_TIMEOUT = 20.0  # seconds without any event before `say` gives up waiting for a reply
+
 
 def _config(args: argparse.Namespace, url: str | None) -> ProviderConfig:
     common: dict[str, object] = {}
@@ -81,25 +83,31 @@ async def _target(
         yield _config(args, url)
 
 
-async def _reply(session: RealtimeSession) -> tuple[str, list[AudioFrame]]:
-    """Collect one reply: its transcript (or text) and audio."""
+async def _reply(session: RealtimeSession, idle: float = math.inf) -> tuple[str, list[AudioFrame]]:
+    """Collect one reply: its transcript (or text) and audio.
+
+    Raises:
+        trio.TooSlowError: no event came for `idle` seconds.
+    """
     audio: list[AudioFrame] = []
     text_parts: list[str] = []
     transcript = ""
-    async for event in session.events():
-        match event:
-            case AudioOut(frame=frame):
-                audio.append(frame)
-            case TextOut(text=text, thought=False):
-                text_parts.append(text)
-            case Transcript(role="user", text=text, final=True) if text.strip():
-                print(f"you said: {text}", flush=True)
-            case Transcript(role="assistant", text=text, final=True):
-                transcript = text
-            case ServerErrorEvent(fatal=True) as err:
-                raise ServerError(err.message, code=err.code, fatal=True)
-            case ResponseDone(status=status) if status != "completed" or audio or text_parts:
-                break
+    with trio.fail_after(idle) as scope:
+        async for event in session.events():
+            scope.deadline = trio.current_time() + idle
+            match event:
+                case AudioOut(frame=frame):
+                    audio.append(frame)
+                case TextOut(text=text, thought=False):
+                    text_parts.append(text)
+                case Transcript(role="user", text=text, final=True) if text.strip():
+                    print(f"you said: {text}", flush=True)
+                case Transcript(role="assistant", text=text, final=True):
+                    transcript = text
+                case ServerErrorEvent(fatal=True) as err:
+                    raise ServerError(err.message, code=err.code, fatal=True)
+                case ResponseDone(status=status) if status != "completed" or audio or text_parts:
+                    break
     return transcript or "".join(text_parts), audio
 
 
@@ -247,7 +255,15 @@ async def run_say(args: argparse.Namespace, live: bool) -> int:
         # A second of silence lets the provider's voice detection end the turn.
         await session.send_audio(AudioFrame.silence(1.0, frame.sample_rate, frame.channels))
         await session.flush_audio()
-        reply, audio = await _reply(session)
+        try:
+            reply, audio = await _reply(session, idle=SAY_IDLE_TIMEOUT)
+        except trio.TooSlowError:
+            print(
+                f"trio-realtime: error: no reply within {SAY_IDLE_TIMEOUT:g} s: the service "
+                f"heard no speech in {args.file} (is it silent?)",
+                file=sys.stderr,
+            )
+            return 1
         print(f"assistant: {reply}", flush=True)
         print(f"audio: {await _save(Path(args.output), audio)}", flush=True)
     return 0

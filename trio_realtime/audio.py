@@ -577,8 +577,15 @@ def read_wav(path_or_file: _WavTarget) -> AudioFrame:
             channels = w.getnchannels()
             rate = w.getframerate()
             data = w.readframes(w.getnframes())
-    except (wave.Error, EOFError) as exc:
-        raise AudioError(f"not a readable PCM WAV file: {exc}") from exc
+    except EOFError as exc:
+        raise AudioError(
+            "not a readable PCM WAV file: it ends before its WAV header is complete"
+        ) from exc
+    except wave.Error as exc:
+        reason = str(exc)
+        if reason == "unknown format: 3":
+            reason = "it holds floating-point samples (WAV format 3); only 16-bit PCM is supported"
+        raise AudioError(f"not a readable PCM WAV file: {reason}") from exc
     usable = len(data) - len(data) % (2 * channels)
     return AudioFrame.from_bytes(memoryview(data)[:usable], rate, channels)
 

@@ -1,12 +1,16 @@
 """The ``trio-realtime`` command (also ``python -m trio_realtime``).
 
-Subcommands: ``demo``, ``chat``, ``talk``, ``say``, ``token``, ``fake-server``. Errors a user can
-cause end with one clear line on stderr and a non-zero exit, never a traceback.
+Subcommands: ``demo``, ``chat``, ``talk``, ``say``, ``token``, ``fake-server``.
+Errors end with one clear line on stderr, never a traceback, and exit status
+2 for a mistake in the command or its inputs (arguments, files,
+configuration, a taken port) or 1 when the session failed (refused, lost,
+the service's error); Ctrl+C exits with 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import os
 import signal
@@ -16,9 +20,23 @@ from collections.abc import Awaitable, Callable, Sequence
 import trio
 
 from ._groups import reraise, single_exception
-from .errors import RealtimeError
+from .errors import ConfigurationError, RealtimeError
 
 __all__ = ["main"]
+
+USER_ERROR = 2  # the command line or its inputs are wrong (argparse uses 2 as well)
+FAILURE = 1  # the session failed: refused, lost, or the service reported an error
+
+
+def _speed(text: str) -> float:
+    """An argparse type: a pacing factor >= 0, checked before anything runs."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"must be >= 0 (0: as fast as possible), got {text}")
+    return math.inf if value == 0 else value
 
 
 def _add_provider_args(p: argparse.ArgumentParser) -> None:
@@ -64,7 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--out", default="out", help="folder for the WAV files (default: out)")
     demo.add_argument(
-        "--speed", type=float, default=4.0, help="reply pacing, times real time (default: 4)"
+        "--speed",
+        type=_speed,
+        default=4.0,
+        help="reply pacing, times real time (default: 4; 0 = as fast as possible)",
     )
 
     chat = sub.add_parser(
@@ -151,7 +172,12 @@ def _parser() -> argparse.ArgumentParser:
         "--output. Uses the live service when an API key is set, else the fake server.",
     )
     say.add_argument("file", metavar="FILE.wav", help="16-bit PCM WAV, any rate and channels")
-    say.add_argument("--output", "-o", default="reply.wav", help="where to write the reply")
+    say.add_argument(
+        "--output",
+        "-o",
+        default="reply.wav",
+        help="WAV file to write the reply to, in an existing folder (default: reply.wav)",
+    )
     _add_provider_args(say)
 
     fake = sub.add_parser(
@@ -165,10 +191,10 @@ def _parser() -> argparse.ArgumentParser:
         "printed CA file (SSL_CERT_FILE=<file>, or an ssl context trusting it).",
     )
     fake.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    fake.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 = any)")
+    fake.add_argument("--port", type=_port, default=8765, help="port (default: 8765; 0 = any)")
     fake.add_argument(
         "--speed",
-        type=float,
+        type=_speed,
         default=1.0,
         help="pace reply audio at X times real time (default: 1; 0 = as fast as possible)",
     )
@@ -179,6 +205,17 @@ def _parser() -> argparse.ArgumentParser:
         "needs it; trust the CA with SSL_CERT_FILE=<file>)",
     )
     return parser
+
+
+def _port(text: str) -> int:
+    """An argparse type: a TCP port number, 0 for any free one."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0-65535 (0: any free port), got {text}")
+    return value
 
 
 def _has_key(provider: str) -> bool:
@@ -212,13 +249,42 @@ async def _serve_until_signal(host: str, port: int, speed: float, tls: bool) -> 
     return 0
 
 
+def _check_output(path: str) -> None:
+    """Refuse an output path `say` could not write, before any session starts.
+
+    The folder must exist: a typo in ``-o`` should not quietly create a tree
+    of folders somewhere (``demo --out`` and ``chat --out`` name folders,
+    which they create).
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise OSError(errno.EISDIR, f"cannot write the reply to {path}: it is a folder")
+    if not os.path.isdir(folder):
+        raise OSError(
+            errno.ENOENT,
+            f"cannot write the reply to {path}: the folder {folder} does not exist",
+        )
+
+
+def _listen_error(exc: OSError, host: str, port: int) -> OSError:
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    hint = ""
+    if exc.errno == errno.EADDRINUSE:
+        hint = " (is another server running there? --port 0 picks a free port)"
+    return OSError(exc.errno, f"cannot listen on {where}: {exc.strerror or exc}{hint}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
+    """Run the command line; return the exit status (0, 1 failure, 2 user error, 130 Ctrl+C)."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "fake-server":
-            speed = math.inf if args.speed == 0 else args.speed
-            return _run(_serve_until_signal, args.host, args.port, speed, args.tls)
+            try:
+                return _run(_serve_until_signal, args.host, args.port, args.speed, args.tls)
+            except OSError as exc:
+                raise _listen_error(exc, args.host, args.port) from exc
+        if args.command == "say":
+            _check_output(args.output)
         if args.command == "demo":
             from .demo import run_demo
 
@@ -242,16 +308,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("stopped.", file=sys.stderr)
         return 130
+    except ConfigurationError as exc:
+        print(f"trio-realtime: error: {exc}", file=sys.stderr)
+        return USER_ERROR
     except RealtimeError as exc:
         print(f"trio-realtime: error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
+        return FAILURE
+    except OSError as exc:  # a file that cannot be read or written, a taken port
         where = f": {exc.filename}" if exc.filename else ""
         print(f"trio-realtime: error: {exc.strerror or exc}{where}", file=sys.stderr)
-        return 1
-    except ValueError as exc:  # AudioError and configuration mistakes
+        return USER_ERROR
+    except ValueError as exc:  # AudioError: not a usable WAV file
         print(f"trio-realtime: error: {exc}", file=sys.stderr)
-        return 2
+        return USER_ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -34,7 +34,7 @@ from .gemini import GeminiLive
 from .openai import OpenAIRealtime
 from .session import RealtimeSession, connect
 from .testing.scenario import PlannedToolCall, Scenario, Turn
-from .testing.server import FakeServer, open_fake_server
+from .testing.server import FakeServer, _check_speed, open_fake_server
 from .testing.voice import split_frame, user_utterance
 from .tools import tool
 
@@ -214,15 +214,19 @@ async def run_demo(provider: str = "both", out: str = "out", speed: float = 4.0)
 
     Raises:
         RealtimeError: not running under Trio.
+        ConfigurationError: `speed` is negative or not a number (before anything is printed).
+        OSError: the `out` folder cannot be created.
     """
     require_trio("trio_realtime.demo.run_demo()")
+    speed = _check_speed(speed) or math.inf  # 0 means no pacing, as for the fake server
     out_dir = Path(out)
     await trio.Path(out_dir).mkdir(parents=True, exist_ok=True)
     printer = _Printer(sys.stdout)
     names = ["openai", "gemini"] if provider == "both" else [provider]
+    pacing = f"at {speed:g}x real time" if math.isfinite(speed) else "as fast as possible"
     print(
         "trio-realtime demo: a spoken conversation with the embedded fake server "
-        f"(no key, no network; reply audio at {speed:g}x real time)",
+        f"(no key, no network; reply audio {pacing})",
         flush=True,
     )
     ok = True
