@@ -897,3 +897,74 @@ async def test_stopping_the_server_closes_connections_with_1001(
                 stop.cancel()
                 assert await _closed_with(ws) == (1001, "The server is shutting down.")
         assert server.info is None
+
+
+# --------------------------------------------------------------------------- Ctrl+C
+
+UPGRADE = (
+    b"GET /v1/realtime HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+    b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    b"Sec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+async def interrupted(conn: FakeConnection) -> None:
+    raise KeyboardInterrupt  # as Ctrl+C landing in the server's task
+
+
+async def closed_and_interrupted(conn: FakeConnection) -> None:
+    await conn.accept()
+
+    async def closed() -> None:
+        raise ConnectionClosed(None)
+
+    async with trio.open_nursery() as nursery:  # both tasks raise before any checkpoint
+        nursery.start_soon(closed)
+        nursery.start_soon(interrupted, conn)
+
+
+async def _upgrade_and_wait(port: int) -> None:
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async with stream:
+        await stream.send_all(UPGRADE)
+        await trio.sleep_forever()
+
+
+async def _interrupted_server(handler: Callable[[FakeConnection], Awaitable[None]]) -> None:
+    async with open_fake_server(handlers={"openai": handler}, use_default_handlers=False) as server:
+        assert server.info is not None
+        await _upgrade_and_wait(server.info.port)
+
+
+async def _interrupted_serve() -> None:
+    server = FakeServer(handlers={"openai": interrupted}, use_default_handlers=False)
+    async with trio.open_nursery() as nursery:
+        info = await nursery.start(server.serve)
+        await _upgrade_and_wait(info.port)
+
+
+async def _raise_in_block(exc: BaseException) -> None:
+    async with _server():
+        raise exc
+
+
+async def test_keyboard_interrupt_in_the_block_leaves_open_fake_server_as_itself() -> None:
+    with trio.fail_after(10), pytest.raises(KeyboardInterrupt) as info:
+        await _raise_in_block(KeyboardInterrupt())
+    assert type(info.value) is KeyboardInterrupt
+    with trio.fail_after(10), pytest.raises(ValueError, match=r"^mine$"):
+        await _raise_in_block(ValueError("mine"))
+
+
+@pytest.mark.parametrize("handler", [interrupted, closed_and_interrupted])
+async def test_keyboard_interrupt_in_the_server_leaves_open_fake_server_as_itself(
+    handler: Callable[[FakeConnection], Awaitable[None]],
+) -> None:
+    # Also when the connection closed at the same time: that is no news next to Ctrl+C.
+    with trio.fail_after(10), no_leaked_tasks(), pytest.raises(KeyboardInterrupt) as info:
+        await _interrupted_server(handler)
+    assert type(info.value) is KeyboardInterrupt
+    # The plain serve() reports it unwrapped to the nursery that started it.
+    with trio.fail_after(10), no_leaked_tasks(), pytest.raises(BaseExceptionGroup) as group:
+        await _interrupted_serve()
+    assert [type(e) for e in group.value.exceptions] == [KeyboardInterrupt]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NoReturn
 
 import trio
 
-__all__ = ["reraise", "single_exception"]
+__all__ = ["one_exception", "reraise", "single_exception"]
 
 
 def single_exception(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
@@ -39,3 +41,18 @@ def reraise(exc: BaseException) -> NoReturn:
     finally:
         exc.__context__ = context
         del exc, context
+
+
+@contextmanager
+def one_exception() -> Iterator[None]:
+    """Around a nursery: a group that stands for one exception leaves as that exception.
+
+    A group of several real errors leaves unchanged.
+    """
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        leaf = single_exception(group)
+        if leaf is None:
+            raise
+        reraise(leaf)

@@ -87,6 +87,7 @@ import trio_websocket
 import wsproto.utilities
 from trio_websocket import CloseReason, ConnectionClosed
 
+from .._groups import one_exception
 from .._loop import require_trio
 from ..errors import ConfigurationError
 from .faults import (
@@ -1023,6 +1024,8 @@ class FakeServer:
                 the server stops).
             handlers: more handlers, merged over the current ones.
 
+        Exceptions leave as themselves, never as a group of one.
+
         Raises:
             OSError: when the address cannot be bound.
             ConfigurationError: for TLS without trustme, or a bad speed.
@@ -1063,10 +1066,11 @@ class FakeServer:
             ca_path=ca_path,
         )
         try:
-            async with trio.open_nursery() as nursery:
-                await nursery.start(trio.serve_listeners, self._handle_stream, served)
-                self.info = info
-                task_status.started(info)
+            with one_exception():
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(trio.serve_listeners, self._handle_stream, served)
+                    self.info = info
+                    task_status.started(info)
         finally:
             self.info = None
             if ca_path is not None:
@@ -1197,6 +1201,12 @@ class FakeServer:
                     await conn.close(1011, "Internal error occurred.")
             except (ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError):
                 pass
+        except BaseExceptionGroup as group:
+            # Ctrl+C or cancellation met a closed connection: only the former is news.
+            rest = group.split(ConnectionClosed)[1]
+            if rest is not None and rest is not group:
+                raise rest from None
+            raise
 
 
 @asynccontextmanager
@@ -1215,7 +1225,9 @@ async def open_fake_server(
     ``async with open_fake_server() as server:`` then connect to
     ``server.openai_url`` or ``server.gemini_url()``. Leaving the block stops
     the server and ends its connections. Extra keyword `options` go to
-    `FakeServer`.
+    `FakeServer`. An exception from the block or the server leaves it as
+    itself (``except KeyboardInterrupt:`` works), never as a group of one;
+    only two real errors at once make a group.
 
     Raises:
         OSError: when the address cannot be bound.
@@ -1224,12 +1236,13 @@ async def open_fake_server(
     """
     require_trio("trio_realtime.testing.open_fake_server()")
     server = FakeServer(handlers=handlers, speed=speed, scenario=scenario, **options)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(partial(server.serve, host, port, tls=tls))
-        try:
-            yield server
-        finally:
-            nursery.cancel_scope.cancel()
+    with one_exception():
+        async with trio.open_nursery() as nursery:
+            await nursery.start(partial(server.serve, host, port, tls=tls))
+            try:
+                yield server
+            finally:
+                nursery.cancel_scope.cancel()
 
 
 def connection_hints(server: FakeServer) -> list[str]:
