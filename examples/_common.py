@@ -74,10 +74,18 @@ def run(main: Callable[[], Awaitable[None]]) -> None:
     `trio_realtime.RealtimeError` whose message says what happened: the
     example prints it and exits with status 1 instead of showing a traceback.
     Nurseries wrap exceptions in groups, hence ``except*``.
+
+    Ctrl+C is delivered to the main task at its next ``await`` only
+    (``restrict_keyboard_interrupt_to_checkpoints``). By default Trio raises
+    KeyboardInterrupt in whatever code runs when the signal comes, and with
+    the fake server embedded in this process that is often the server's own
+    task: the server then closes the connection under the session, which
+    reports `ConnectionLost` next to (or instead of) the KeyboardInterrupt.
+    Delivered to the main task, it unwinds the session first, then the server.
     """
     name = os.path.basename(sys.argv[0])
     try:
-        trio.run(main)
+        trio.run(main, restrict_keyboard_interrupt_to_checkpoints=True)
     except* KeyboardInterrupt:
         print("Bye.")
     except* rt.RealtimeError as group:

@@ -343,9 +343,13 @@ def test_from_float_takes_the_channel_count_from_the_shape() -> None:
     assert AudioFrame.from_float(np.zeros((3, 1)), 16000).channels == 1
     assert AudioFrame.from_float(np.zeros(3), 16000).channels == 1
     # An explicit count must agree with the shape.
-    with pytest.raises(AudioError, match=r"^samples for 3 channels must be shaped \(n, 3\), got \(2, 2\)$"):
+    with pytest.raises(
+        AudioError, match=r"^samples for 3 channels must be shaped \(n, 3\), got \(2, 2\)$"
+    ):
         AudioFrame.from_float(np.zeros((2, 2)), 16000, 3)
-    with pytest.raises(AudioError, match=r"^mono samples must be shaped \(n,\), got \(2, 2\); pass channels=2"):
+    with pytest.raises(
+        AudioError, match=r"^mono samples must be shaped \(n,\), got \(2, 2\); pass channels=2"
+    ):
         AudioFrame.from_float(np.zeros((2, 2)), 16000, 1)
 
 
