@@ -169,6 +169,9 @@ if TYPE_CHECKING:
         OpenAITranscription as OpenAITranscription,
     )
     from .session import (
+        EventStream as EventStream,
+    )
+    from .session import (
         LatencyStats as LatencyStats,
     )
     from .session import (
@@ -204,6 +207,7 @@ _LAZY: dict[str, str] = {
     "ConnectionOptions": "._config",
     "ConversationHistory": ".history",
     "Event": ".events",
+    "EventStream": ".session",
     "FunctionTool": ".tools",
     "GeminiLive": ".gemini",
     "GoingAway": ".events",
@@ -267,6 +271,7 @@ __all__ = [
     "ConnectionOptions",
     "ConversationHistory",
     "Event",
+    "EventStream",
     "FunctionTool",
     "GeminiLive",
     "GoingAway",

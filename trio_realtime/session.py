@@ -82,7 +82,7 @@ from .transport import Connection, open_connection
 if TYPE_CHECKING:
     from .video import VideoForwarder
 
-__all__ = ["LatencyStats", "RealtimeSession", "SessionStatistics", "connect"]
+__all__ = ["EventStream", "LatencyStats", "RealtimeSession", "SessionStatistics", "connect"]
 
 log = logging.getLogger("trio_realtime.session")
 
@@ -156,17 +156,18 @@ class SessionStatistics:
     gap_audio_dropped: int = 0
 
 
-class _EventStream:
-    """The async iterator returned by `RealtimeSession.events()`.
+class EventStream:
+    """The async iterator returned by `RealtimeSession.events()`: ``async for event in ...``.
 
     Not an async generator: a cancelled ``__anext__`` loses nothing, and a new
-    call to `events()` carries on where this one stopped.
+    call to `events()` carries on where this one stopped. Create it with
+    `RealtimeSession.events()`, not directly.
     """
 
     def __init__(self, session: RealtimeSession) -> None:
         self._session = session
 
-    def __aiter__(self) -> _EventStream:
+    def __aiter__(self) -> EventStream:
         return self
 
     async def __anext__(self) -> Event:
@@ -183,6 +184,9 @@ def _not_a_frame(value: object) -> TypeError:
         "AudioFrame.from_float(samples, sample_rate), or PCM16 bytes with "
         "AudioFrame.from_bytes(data, sample_rate)"
     )
+
+
+_EventStream = EventStream  # the former private name
 
 
 class _EndOfEvents(Exception):
@@ -272,7 +276,7 @@ class RealtimeSession:
 
     # ------------------------------------------------------------------ events
 
-    def events(self) -> _EventStream:
+    def events(self) -> EventStream:
         """Iterate over the session's events, in the order the provider sent them.
 
         The iteration ends after a local close; after the connection was lost it
@@ -282,7 +286,7 @@ class RealtimeSession:
         Raises:
             trio.BusyResourceError: another task is already waiting for events.
         """
-        return _EventStream(self)
+        return EventStream(self)
 
     async def next_event(self) -> Event:
         """Return the next event (see `events`).

@@ -153,10 +153,13 @@ class OpenAIRealtime(ProviderConfig):
             `None` turns detection off (push-to-talk: `CommitAudio` ends a turn);
             or a dict / `ServerVad` / `SemanticVad` such as
             ``{"type": "semantic_vad", "eagerness": "low"}``.
-        input_transcription: transcription of the user's speech (a dict such as
-            ``{"model": "gpt-4o-mini-transcribe", "language": "en"}`` or an
-            `AudioTranscription`); `None` turns it off, `NOT_GIVEN` keeps the
-            service default (off). On by default so user transcripts arrive.
+        input_transcription: transcription of the user's speech, so that user
+            `Transcript` events arrive. Default: on, with
+            ``{"model": "gpt-4o-mini-transcribe"}``; give another dict (such as
+            ``{"model": "gpt-4o-transcribe", "language": "en"}``) or an
+            `AudioTranscription` to choose, or `None` to turn it off.
+            `NOT_GIVEN` sends nothing, leaving the service's own default, which
+            is off.
         output_modalities: ``("audio",)`` (speech plus its transcript) or
             ``("text",)``; service default if `NOT_GIVEN`.
         noise_reduction: ``"near_field"``, ``"far_field"``, a dict, or `None` (off).
