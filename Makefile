@@ -3,14 +3,18 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+# Two installs: the package alone is enough for `make demo` (quick); everything
+# else needs the dev extra (test tools, the official SDKs the tests compare
+# against, docs and lint tools). Installing dev also satisfies the demo.
+BASE_STAMP := $(VENV)/.installed-base
 STAMP := $(VENV)/.installed
-LINT_PATHS := trio_realtime tests $(wildcard benchmarks examples)
+LINT_PATHS := trio_realtime tests $(wildcard benchmarks examples tools)
 
 .PHONY: help install test lint bench demo docs clean
 
 help:
-	@echo "make demo   - a spoken conversation with the embedded fake server (both providers)"
-	@echo "make test   - set up .venv and run the test suite"
+	@echo "make demo   - install the package into .venv, then a spoken conversation with the embedded fake server"
+	@echo "make test   - install the dev extra into .venv and run the test suite"
 	@echo "make docs   - build the documentation site (mkdocs --strict) into site/"
 	@echo "make lint   - ruff and mypy --strict"
 	@echo "make bench  - CPU benchmarks against a bare trio-websocket loop"
@@ -20,9 +24,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+$(BASE_STAMP): $(BIN)/python pyproject.toml
+	@echo "Installing trio_realtime into $(VENV) (first run only)..."
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $(BASE_STAMP)
+
 $(STAMP): $(BIN)/python pyproject.toml
+	@echo "Installing trio_realtime with the dev extra into $(VENV) (first run only; a few minutes)..."
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
+	@touch $(STAMP) $(BASE_STAMP)
 
 install: $(STAMP)
 
@@ -35,8 +45,10 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	cd examples && ../$(BIN)/mypy --strict .
 
-demo: $(STAMP)
+demo: $(BASE_STAMP)
 	$(BIN)/trio-realtime demo
+	@echo
+	@echo "The command is $(BIN)/trio-realtime (or run '. $(BIN)/activate' first, then trio-realtime)."
 
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d site
