@@ -11,8 +11,10 @@ from trio_realtime.audio import AudioError, AudioFrame
 from trio_realtime.testing.vad import EnergyVAD, SpeechStart, SpeechStop
 from trio_realtime.testing.voice import (
     STAMP_SAMPLES,
+    UNTRANSCRIBED,
     VoiceStream,
     check_sequence,
+    heard_in,
     read_stamp,
     read_stamps,
     read_transcript,
@@ -197,6 +199,14 @@ def test_user_utterance_has_silence_around_speech_and_hides_its_text() -> None:
     assert read_transcript(user_utterance("Hi there", hide_transcript=False)) is None
     with pytest.raises(AudioError, match="needs at least one word"):
         user_utterance(" . ")
+
+
+def test_heard_in_is_the_hidden_text_a_placeholder_for_real_speech_or_nothing() -> None:
+    assert heard_in(user_utterance("Hi there", 24000)) == "Hi there"
+    assert heard_in(user_utterance("Hi there", 24000, hide_transcript=False)) == UNTRANSCRIBED
+    assert UNTRANSCRIBED == "[speech the fake server cannot transcribe]"
+    assert heard_in(AudioFrame.silence(0.5, 24000)) == ""
+    assert heard_in(b"") == ""
 
 
 # --------------------------------------------------------------------------- VAD

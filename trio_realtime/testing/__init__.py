@@ -18,6 +18,7 @@ The public test API, re-exported from the submodules::
   `AfterReceived`, `AfterSent`, `Nth`, `FaultPlan`, ``ON_ACCEPT`` …
   ``RESPONSE_DONE`` and `MOMENTS` (`testing.faults`).
 * Audio: `synthesize`, `user_utterance`, `read_stamp`, `read_transcript`,
+  `heard_in` and `UNTRANSCRIBED` (what the fakes hear in real speech),
   `check_sequence`, `split_frame` (`testing.voice`); `EnergyVAD`, `SpeechStart`,
   `SpeechStop` (`testing.vad`).
 * Record and replay: `open_recording_proxy`, `load_recording`, `Recording`,
@@ -84,7 +85,9 @@ if TYPE_CHECKING:
     from .vad import EnergyVAD as EnergyVAD
     from .vad import SpeechStart as SpeechStart
     from .vad import SpeechStop as SpeechStop
+    from .voice import UNTRANSCRIBED as UNTRANSCRIBED
     from .voice import check_sequence as check_sequence
+    from .voice import heard_in as heard_in
     from .voice import read_stamp as read_stamp
     from .voice import read_transcript as read_transcript
     from .voice import split_frame as split_frame
@@ -138,6 +141,8 @@ _SOURCES: dict[str, str] = {
     "check_sequence": "voice",
     "read_stamp": "voice",
     "read_transcript": "voice",
+    "heard_in": "voice",
+    "UNTRANSCRIBED": "voice",
     "split_frame": "voice",
     "synthesize": "voice",
     "user_utterance": "voice",

@@ -114,7 +114,7 @@ from .faults import (
 from .scenario import PlannedToolCall, Reply, Scenario, ScenarioRun, ToolResult
 from .server import FakeConnection, Pacer, pause
 from .vad import EnergyVAD, SpeechStart, SpeechStop
-from .voice import STAMP_SAMPLES, read_transcript, stamp, synthesize
+from .voice import STAMP_SAMPLES, heard_in, read_transcript, stamp, synthesize
 
 __all__ = [
     "DEFAULT_MODELS",
@@ -1238,7 +1238,7 @@ class _GeminiConnection:
     def _take_capture(self) -> tuple[str, float]:
         if self.capture:
             audio = np.concatenate(self.capture)
-            heard = read_transcript(audio) or ""
+            heard = heard_in(audio)
         else:
             heard = ""
         seconds = self.capture_samples / _INPUT_RATE

@@ -24,7 +24,10 @@ resampling or lossy coding:
   voiced sample on, the utterance carries ``TRANSCRIPT_MAGIC`` (32 bits), the
   UTF-8 length (16 bits), the UTF-8 text and a 16-bit CRC, one bit per sample.
   The fake servers use it as their "speech recognition": what a test said is
-  what the server heard, exactly.
+  what the server heard, exactly. Audio without it (real speech from a
+  microphone or a recording, music, noise) cannot be transcribed offline: the
+  fake servers hear `UNTRANSCRIBED` there (`heard_in`), so that the user's
+  transcript says why it is not what was spoken.
 """
 
 from __future__ import annotations
@@ -43,8 +46,10 @@ __all__ = [
     "STAMP_MAGIC",
     "STAMP_SAMPLES",
     "TRANSCRIPT_MAGIC",
+    "UNTRANSCRIBED",
     "VoiceStream",
     "check_sequence",
+    "heard_in",
     "read_stamp",
     "read_stamps",
     "read_transcript",
@@ -515,6 +520,24 @@ def read_transcript(audio: AudioFrame | bytes | bytearray | memoryview | _I16) -
                     pass
         pos = lsb.find(_MAGIC_PATTERN, pos + 1)
     return None
+
+
+#: What the fake servers hear in audio that carries no hidden transcript (real
+#: speech, a recording, noise): they only "transcribe" the synthetic voice.
+UNTRANSCRIBED = "[speech the fake server cannot transcribe]"
+
+
+def heard_in(audio: AudioFrame | bytes | bytearray | memoryview | _I16) -> str:
+    """What a fake server transcribes from a user turn's audio.
+
+    The text `user_utterance` hid in it; `UNTRANSCRIBED` when there is none
+    (the fake cannot transcribe real speech); ``""`` for digital silence.
+    """
+    samples = _samples_of(audio)
+    if not samples.any():
+        return ""
+    heard = read_transcript(samples)
+    return UNTRANSCRIBED if heard is None else heard
 
 
 def user_utterance(

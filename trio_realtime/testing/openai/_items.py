@@ -14,7 +14,7 @@ import numpy as np
 from ..._wire import b64encode, encode_json
 from ...openai import messages as m
 from ..scenario import ToolResult, parse_tool_output
-from ..voice import read_transcript
+from ..voice import UNTRANSCRIBED, heard_in
 from ._base import _ConnectionBase
 from ._defaults import bytes_per_ms
 from ._validation import Invalid, _bad_value, _check_keys, _int, _missing, _obj, _str, _wrong_type
@@ -62,8 +62,10 @@ def _said_of_message(item: Mapping[str, Any], audio: bytes, bpm: int) -> str:
         elif kind in ("input_audio", "output_audio"):
             if isinstance(part.get("transcript"), str) and part["transcript"]:
                 texts.append(part["transcript"])
-            elif audio and bpm == 48:
-                heard = read_transcript(np.frombuffer(audio[: len(audio) // 2 * 2], "<i2"))
+            elif audio:
+                # Only exact PCM can carry the synthetic voice's hidden transcript.
+                pcm = np.frombuffer(audio[: len(audio) // 2 * 2], "<i2") if bpm == 48 else None
+                heard = heard_in(pcm) if pcm is not None else UNTRANSCRIBED
                 if heard:
                     texts.append(heard)
     return " ".join(texts)
