@@ -415,9 +415,13 @@ def test_server_barge_in() -> None:
         Interrupted(response_id="turn-1", source="server"),
         Transcript(role="user", text="Tell me a story", final=True),
         Transcript(role="assistant", text="Once upon", final=True, response_id="turn-1"),
-        ResponseDone(response_id="turn-1", status="cancelled", reason="interrupted"),
+        ResponseDone(response_id="turn-1", status="cancelled", reason="turn_detected"),
         TurnDone(status="interrupted", reason="turn_detected", response_ids=("turn-1",)),
     ]
+    # The neutral reason is OpenAI's word too; Gemini's own stays in the raw message.
+    done = events[3]
+    assert isinstance(done, ResponseDone)
+    assert done.raw.server_content.interrupted is True
     assert proto.generation == 1
     # Nothing more of that turn reaches the application.
     assert proto.receive(audio_chunk(PCM_B)) == []

@@ -62,7 +62,7 @@ def test_gemini_turns_with_a_tool_and_a_barge_in() -> None:
         Transcript("assistant", "Once upon ", final=False, response_id="turn-2"),
         Interrupted("turn-2", source="server"),
         Transcript("assistant", "Once upon ", final=True, response_id="turn-2"),
-        ResponseDone("turn-2", status="cancelled", reason="interrupted"),
+        ResponseDone("turn-2", status="cancelled", reason="turn_detected"),
         Transcript("user", "Stop.", final=False),
     )
     assert h == [
@@ -493,7 +493,7 @@ def test_a_reply_stays_before_user_words_recorded_while_it_began() -> None:
         Transcript("assistant", "This", False, response_id="turn-2"),
         Interrupted("turn-2", source="server"),
         Transcript("assistant", "This", True, response_id="turn-2"),
-        ResponseDone("turn-2", status="cancelled", reason="interrupted"),
+        ResponseDone("turn-2", status="cancelled", reason="turn_detected"),
         ToolCall("c9", "later", {}, response_id="turn-3"),
     )
     assert [(i.kind, i.role, i.text, i.status) for i in h] == [

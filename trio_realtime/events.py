@@ -177,8 +177,18 @@ class ResponseDone(Event):
     """A response ended.
 
     `status` is ``"completed"``, ``"cancelled"``, ``"incomplete"`` or ``"failed"``;
-    `reason` says why when it is not completed (``"turn_detected"``,
-    ``"client_cancelled"``, ``"max_output_tokens"``…).
+    `reason` says why when it is not completed, in the same words on both
+    providers:
+
+    - ``"turn_detected"``: the user's speech interrupted it (the server's
+      barge-in: OpenAI's ``turn_detected``, Gemini's ``interrupted``);
+    - ``"client_cancelled"``: the application interrupted it (`interrupt()`);
+    - otherwise the provider's reason in lower case: OpenAI's
+      ``"max_output_tokens"`` or ``"content_filter"``, Gemini's
+      ``turnCompleteReason`` (``"malformed_function_call"``,
+      ``"response_rejected"``…).
+
+    The provider's own message, with its own words, is in `raw`.
     """
 
     response_id: str | None = None

@@ -24,7 +24,8 @@ Behaviour worth knowing:
   was said so far), or, for the user, when a fragment says ``finished``.
   ``interimInputTranscription`` (cumulative previews) yields no event.
 - Server barge-in (``interrupted``): `Interrupted`, the final transcripts, and
-  ``ResponseDone(status="cancelled", reason="interrupted")``; the generation
+  ``ResponseDone(status="cancelled", reason="turn_detected")`` (the neutral
+  word both providers use; Gemini's ``interrupted`` stays in `raw`); the generation
   goes up and whatever else arrives for that turn, until its
   ``turnComplete``, is dropped.
 - Local `Interrupt`: Gemini has no cancel message, so **nothing is sent**.
@@ -559,7 +560,7 @@ class GeminiProtocol(RealtimeProtocol):
                 self._turn.interrupt("server")
             if self._state == "active":
                 self._flush_model(msg, events)
-                self._done(msg, events, "cancelled", "interrupted")
+                self._done(msg, events, "cancelled", "turn_detected")
         if self._turn.open:
             events.append(self._turn.finish())
         self._state = "interrupted"
