@@ -422,8 +422,18 @@ def test_mic_and_speaker_device_failure_is_one_line(tmp_path: Path) -> None:
     ]
 
 
-def test_mic_and_speaker_ctrl_c_ends_cleanly(tmp_path: Path) -> None:
-    rt.write_wav(tmp_path / "mic.wav", rt.AudioFrame.silence(0.5, 24000))
+@pytest.mark.parametrize("moment", ["listening", "replying"])
+def test_mic_and_speaker_ctrl_c_ends_cleanly(tmp_path: Path, moment: str) -> None:
+    # Ctrl+C while only the microphone streams, and while the embedded fake
+    # server is busy sending the reply: either way the session ends first, then
+    # the server, and the example says "Bye." (once this raced: the
+    # KeyboardInterrupt landed in the fake server's task, which closed the
+    # connection under the session, and the example reported a lost connection).
+    if moment == "listening":
+        mic = rt.AudioFrame.silence(0.5, 24000)
+    else:
+        mic = user_utterance("tell me a long story please", 24000, trail_ms=800)
+    rt.write_wav(tmp_path / "mic.wav", mic)
     proc = subprocess.Popen(
         [sys.executable, str(EXAMPLES / "mic_and_speaker.py")],
         cwd=tmp_path,
@@ -440,6 +450,8 @@ def test_mic_and_speaker_ctrl_c_ends_cleanly(tmp_path: Path) -> None:
         first = proc.stdout.readline()
         assert first.startswith("Using the embedded fake openai server")
         assert proc.stdout.readline() == "Listening. Speak now (Ctrl+C to stop).\n"
+        if moment == "replying":  # the reply streams, paced in real time, from here
+            assert proc.stdout.readline() == "user: tell me a long story please\n"
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:

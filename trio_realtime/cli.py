@@ -226,7 +226,9 @@ def _has_key(provider: str) -> bool:
 
 def _run(fn: Callable[..., Awaitable[int | None]], *args: object) -> int:
     try:
-        status = trio.run(fn, *args)
+        # Ctrl+C reaches the main task at an await, never the embedded fake
+        # server's task (which would close the connection under the session).
+        status = trio.run(fn, *args, restrict_keyboard_interrupt_to_checkpoints=True)
     except BaseExceptionGroup as group:
         leaf = single_exception(group)
         if leaf is None:
