@@ -25,6 +25,7 @@ from typing import Any, Final, TypeVar, Union
 
 import attrs
 import cattrs
+import orjson
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from .errors import ProtocolError
@@ -283,13 +284,23 @@ def register_tagged_union(
 
 
 def decode_json(data: str | bytes | bytearray, *, what: str = "message") -> dict[str, Any]:
-    """Parse one wire message into a dict.
+    """Parse one wire message into a dict (orjson: strict RFC 8259 JSON).
+
+    Where orjson differs from the standard library's ``json.loads`` (pinned by
+    tests/test_wire_json.py): ``NaN``, ``Infinity`` and numbers that overflow a
+    double (``1e400``), and escaped lone surrogates (``"\\ud800"``) are not
+    JSON and raise `ProtocolError` (``json.loads`` accepted them); integers
+    beyond the 64-bit range (past ``2**64 - 1`` or below ``-2**63``) arrive as
+    floats (``json.loads`` kept them exact), which a typed integer field
+    refuses with `ProtocolError` naming it; only untyped data (``raw``,
+    unknown messages) holds the float. Neither service sends any of these:
+    their integers are counts, rates, indices and timestamps.
 
     Raises:
         ProtocolError: the data is not UTF-8 JSON, or not a JSON object.
     """
     try:
-        value = json.loads(data)
+        value = orjson.loads(data)
     except (ValueError, TypeError) as exc:
         raise ProtocolError(
             f"The {what} is not valid JSON ({exc}).", raw=_snippet(data), problems=[str(exc)]
