@@ -10,14 +10,15 @@ BASE_STAMP := $(VENV)/.installed-base
 STAMP := $(VENV)/.installed
 LINT_PATHS := trio_realtime tests $(wildcard benchmarks examples tools)
 
-.PHONY: help install test lint bench demo docs clean
+.PHONY: help install test test-slow lint bench demo docs clean
 
 help:
 	@echo "make demo   - install the package into .venv, then a spoken conversation with the embedded fake server"
 	@echo "make test   - install the dev extra into .venv and run the test suite"
 	@echo "make docs   - build the documentation site (mkdocs --strict) into site/"
 	@echo "make lint   - ruff and mypy --strict"
-	@echo "make bench  - CPU benchmarks against a bare trio-websocket loop"
+	@echo "make test-slow - the slow tests only (the paced benchmark's paired rounds)"
+	@echo "make bench  - paced and flood benchmarks against a bare trio-websocket loop and the SDKs"
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -38,6 +39,9 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)

@@ -25,6 +25,18 @@ for clients that build the path themselves (``/chunks=N/ws/…``). Every message
 built once, up front, with our codecs (which also checks its shape); the
 deltas cycle through one second of distinct messages.
 
+Paced mode (``pace=1`` beside ``chunks=N``): the server waits for the
+client's first input chunk, then sends delta i at ``start + i * 20 ms`` on a
+deadline timer, like a service speaking in real time. Each paced delta
+carries the server's send time: the first 8 bytes of its PCM are replaced by
+``time.monotonic_ns()`` (little-endian int64, a clock every process on the
+machine shares), which `sent_ns` reads back from the received samples, so a
+client can measure delivery latency without trusting its own pacing.
+
+``--tls-ca FILE`` also serves ``wss://`` on a second port (printed as
+``TLSPORT <n>``) with a certificate from a throwaway CA (trustme) whose PEM
+it writes to FILE.
+
 Run as ``python -m benchmarks.loadserver``: it prints ``PORT <n>`` once it
 listens, and exits when its standard input closes, after ``--lifetime``
 seconds, or when terminated.
@@ -33,13 +45,18 @@ seconds, or when terminated.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import math
 import re
 import selectors
+import ssl
+import struct
 import subprocess
 import sys
+import time
 import traceback
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -62,6 +79,7 @@ __all__ = [
     "gemini_messages",
     "openai_messages",
     "pcm_chunk",
+    "sent_ns",
 ]
 
 #: Every audio chunk, both ways, is this long.
@@ -78,6 +96,9 @@ _CONNECTION_LIMIT = 600.0
 _MAX_MESSAGE = 16 * 1024 * 1024
 _RESPONSE_ID = "resp_BenchLoadServer00001"
 _CHUNKS = re.compile(r"(?:^|[/?&])chunks=(\d+)(?:$|[/&])")
+_PACE = re.compile(r"(?:^|[/?&])pace=1(?:$|[/&])")
+#: Base64 characters that carry the send time: 9 PCM bytes (8 of time, 1 kept).
+_STAMP_CHARS = 12
 _ITEM_ID = "item_BenchLoadServer00001"
 
 
@@ -86,6 +107,25 @@ def pcm_chunk(rate: int, index: int = 0, ms: int = CHUNK_MS) -> bytes:
     n = rate * ms // 1000
     t = (np.arange(n) + index * n) / rate
     return (np.sin(2 * math.pi * 440.0 * t) * 8000).astype("<i2").tobytes()
+
+
+def sent_ns(samples: np.ndarray[Any, Any]) -> int:
+    """The server's send time (``time.monotonic_ns()``) carried by a paced delta's samples."""
+    return int(np.frombuffer(samples.data, dtype="<i8", count=1)[0])
+
+
+def _audio_offset(message: str | bytes, key: str) -> int:
+    """Where a delta message's base64 audio starts (where the send time goes)."""
+    text = message if isinstance(message, str) else message.decode()
+    return text.index(f'"{key}":"') + len(key) + 4
+
+
+def _stamp(message: str | bytes, offset: int, pcm_byte: int) -> str | bytes:
+    """`message` with its first PCM bytes replaced by the current monotonic time."""
+    b64 = base64.b64encode(struct.pack("<qB", time.monotonic_ns(), pcm_byte))
+    if isinstance(message, bytes):
+        return message[:offset] + b64 + message[offset + _STAMP_CHARS :]
+    return message[:offset] + b64.decode() + message[offset + _STAMP_CHARS :]
 
 
 def _event_id(kind: str, i: int) -> str:
@@ -196,8 +236,6 @@ def gemini_messages() -> dict[str, Any]:
         decode_server_message(data)
         return data
 
-    import base64
-
     deltas = [
         wire(
             {
@@ -229,6 +267,18 @@ class _Server:
     def __init__(self) -> None:
         self.openai = openai_messages()
         self.gemini = gemini_messages()
+        # Per delta: where its base64 audio starts and its 9th PCM byte (kept).
+        pcm9 = [pcm_chunk(OUTPUT_RATE, i)[8] for i in range(_DISTINCT)]
+        self.stamps: dict[str, list[tuple[int, int]]] = {
+            "openai": [
+                (_audio_offset(d, "delta"), b)
+                for d, b in zip(self.openai["deltas"], pcm9, strict=True)
+            ],
+            "gemini": [
+                (_audio_offset(d, "data"), b)
+                for d, b in zip(self.gemini["deltas"], pcm9, strict=True)
+            ],
+        }
 
     async def handle(self, request: WebSocketRequest) -> None:
         parts = urlsplit(request.path)
@@ -237,13 +287,14 @@ class _Server:
             await request.reject(400, body=b"say how many chunks: chunks=N in the query or path")
             return
         chunks = int(found.group(1))
+        paced = _PACE.search(request.path) is not None
         ws = await request.accept()
         try:
             with trio.move_on_after(_CONNECTION_LIMIT):
                 if "BidiGenerateContent" in parts.path:
-                    await self._gemini(ws, chunks)
+                    await self._gemini(ws, chunks, paced)
                 else:
-                    await self._openai(ws, chunks)
+                    await self._openai(ws, chunks, paced)
                 # Wait for the client to close.
                 while True:
                     await ws.get_message()
@@ -265,10 +316,16 @@ class _Server:
         deltas: list[str] | list[bytes],
         markers: tuple[str, ...],
         last: str | bytes,
+        stamps: list[tuple[int, int]] | None = None,
     ) -> None:
-        """Send `chunks` deltas while counting `chunks` client messages with one of `markers`."""
+        """Send `chunks` deltas while counting `chunks` client messages with one of `markers`.
+
+        With `stamps` (paced), delta i goes out at 20 ms steps from the
+        client's first input chunk, carrying its send time.
+        """
         received = 0
         got_all = trio.Event()
+        got_first = trio.Event()
 
         async def count() -> None:
             nonlocal received
@@ -278,17 +335,26 @@ class _Server:
                     msg = msg.decode()
                 if any(marker in msg for marker in markers):
                     received += 1
+                    got_first.set()
             got_all.set()
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(count)
             k = len(deltas)
-            for i in range(chunks):
-                await ws.send_message(deltas[i % k])
+            if stamps is None:
+                for i in range(chunks):
+                    await ws.send_message(deltas[i % k])
+            else:
+                await got_first.wait()
+                start = trio.current_time()
+                for i in range(chunks):
+                    await trio.sleep_until(start + i * CHUNK_MS / 1000)
+                    offset, pcm_byte = stamps[i % k]
+                    await ws.send_message(_stamp(deltas[i % k], offset, pcm_byte))
             await got_all.wait()
         await ws.send_message(last)
 
-    async def _openai(self, ws: WebSocketConnection, chunks: int) -> None:
+    async def _openai(self, ws: WebSocketConnection, chunks: int, paced: bool) -> None:
         msgs = self.openai
         await ws.send_message(msgs["created"])
         first = await ws.get_message()
@@ -298,10 +364,15 @@ class _Server:
         await ws.send_message(msgs["updated"])
         await ws.send_message(msgs["response"])
         await self._stream(
-            ws, chunks, msgs["deltas"], ("input_audio_buffer.append",), msgs["committed"]
+            ws,
+            chunks,
+            msgs["deltas"],
+            ("input_audio_buffer.append",),
+            msgs["committed"],
+            self.stamps["openai"] if paced else None,
         )
 
-    async def _gemini(self, ws: WebSocketConnection, chunks: int) -> None:
+    async def _gemini(self, ws: WebSocketConnection, chunks: int, paced: bool) -> None:
         msgs = self.gemini
         first = await ws.get_message()
         if '"setup"' not in (first if isinstance(first, str) else first.decode()):
@@ -310,7 +381,14 @@ class _Server:
         await ws.send_message(msgs["setup_complete"])
         # Proto JSON: the official SDK sends ``realtime_input``.
         markers = ("realtimeInput", "realtime_input")
-        await self._stream(ws, chunks, msgs["deltas"], markers, msgs["turn_complete"])
+        await self._stream(
+            ws,
+            chunks,
+            msgs["deltas"],
+            markers,
+            msgs["turn_complete"],
+            self.stamps["gemini"] if paced else None,
+        )
 
 
 async def _watch_stdin(cancel: trio.CancelScope) -> None:
@@ -319,26 +397,45 @@ async def _watch_stdin(cancel: trio.CancelScope) -> None:
     cancel.cancel()
 
 
-async def serve(lifetime: float, *, watch_stdin: bool = True) -> None:
-    """Serve on 127.0.0.1 (a free port, printed as ``PORT <n>``) for at most `lifetime` s."""
+def _tls_context(ca_file: str) -> ssl.SSLContext:
+    """A server context with a certificate for 127.0.0.1 from a new CA written to `ca_file`."""
+    import trustme
+
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(ca_file)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    return context
+
+
+async def serve(lifetime: float, *, watch_stdin: bool = True, tls_ca: str | None = None) -> None:
+    """Serve on 127.0.0.1 (a free port, printed as ``PORT <n>``) for at most `lifetime` s.
+
+    With `tls_ca`, also serve ``wss://`` on a second port (``TLSPORT <n>``),
+    the CA's PEM written to that file.
+    """
     server = _Server()
+    contexts: list[ssl.SSLContext | None] = [None]
+    if tls_ca is not None:
+        contexts.append(_tls_context(tls_ca))
     with trio.move_on_after(lifetime) as scope:
         async with trio.open_nursery() as nursery:
-            listener = await nursery.start(
-                lambda task_status: serve_websocket(
-                    server.handle,
-                    "127.0.0.1",
-                    0,
-                    None,
-                    message_queue_size=4096,
-                    max_message_size=_MAX_MESSAGE,
-                    receive_buffer_size=None,
-                    connect_timeout=10,
-                    disconnect_timeout=10,
-                    task_status=task_status,
+            for context in contexts:
+                listener = await nursery.start(
+                    lambda task_status, context=context: serve_websocket(
+                        server.handle,
+                        "127.0.0.1",
+                        0,
+                        context,
+                        message_queue_size=4096,
+                        max_message_size=_MAX_MESSAGE,
+                        receive_buffer_size=None,
+                        connect_timeout=10,
+                        disconnect_timeout=10,
+                        task_status=task_status,
+                    )
                 )
-            )
-            print(f"PORT {listener.port}", flush=True)
+                print(f"{'TLSPORT' if context else 'PORT'} {listener.port}", flush=True)
             if watch_stdin:
                 nursery.start_soon(_watch_stdin, scope)
 
@@ -350,10 +447,15 @@ class LoadServer:
         RuntimeError: the server did not report its port within `start_timeout`.
     """
 
-    def __init__(self, *, lifetime: float = 3600.0, start_timeout: float = 60.0) -> None:
+    def __init__(
+        self, *, lifetime: float = 3600.0, start_timeout: float = 60.0, tls_ca: str | None = None
+    ) -> None:
         self.lifetime = lifetime
         self.start_timeout = start_timeout
+        self.tls_ca = tls_ca
         self.port = 0
+        #: The ``wss://`` port when `tls_ca` was given (clients trust that CA file).
+        self.tls_port = 0
         self._proc: subprocess.Popen[bytes] | None = None
 
     def url(self, path: str, chunks: int, **query: str) -> str:
@@ -363,20 +465,23 @@ class LoadServer:
 
     def __enter__(self) -> LoadServer:
         root = Path(__file__).resolve().parent.parent
+        cmd = [sys.executable, "-m", "benchmarks.loadserver", "--lifetime", str(self.lifetime)]
+        if self.tls_ca is not None:
+            cmd += ["--tls-ca", self.tls_ca]
+        # Unbuffered: each readline takes one line off the pipe, so select sees the next.
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.loadserver", "--lifetime", str(self.lifetime)],
-            cwd=root,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
+            cmd, cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0
         )
         try:
-            self.port = self._read_port()
+            self.port = self._read_port("PORT")
+            if self.tls_ca is not None:
+                self.tls_port = self._read_port("TLSPORT")
         except BaseException:
             self._stop()
             raise
         return self
 
-    def _read_port(self) -> int:
+    def _read_port(self, word: str) -> int:
         proc = self._proc
         assert proc is not None
         assert proc.stdout is not None
@@ -385,7 +490,7 @@ class LoadServer:
             if not sel.select(self.start_timeout):
                 raise RuntimeError(f"the load server did not start within {self.start_timeout:g} s")
         line = proc.stdout.readline().decode().strip()
-        if not line.startswith("PORT "):
+        if not line.startswith(f"{word} "):
             raise RuntimeError(f"the load server did not start (it said {line!r})")
         return int(line.split()[1])
 
@@ -421,8 +526,9 @@ def main(argv: list[str] | None = None) -> None:
     """Command line: ``python -m benchmarks.loadserver [--lifetime SECONDS]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--lifetime", type=float, default=3600.0)
+    parser.add_argument("--tls-ca", help="also serve wss://, writing the CA's PEM to this file")
     args = parser.parse_args(argv)
-    trio.run(serve, args.lifetime)
+    trio.run(partial(serve, args.lifetime, tls_ca=args.tls_ca))
 
 
 if __name__ == "__main__":

@@ -19,8 +19,18 @@ import attrs
 from .clients import CLIENTS, Result
 from .loadserver import CHUNK_MS, LoadServer
 from .micro import MicroResult, run_micro
+from .report import PacedCell, format_paced, run_paced, write_chart, write_json
 
-__all__ = ["Measurement", "Options", "format_table", "main", "parse_args", "profile", "run"]
+__all__ = [
+    "Measurement",
+    "Options",
+    "format_table",
+    "main",
+    "parse_args",
+    "profile",
+    "run",
+    "run_paced_section",
+]
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,6 +49,15 @@ class Options:
     in_process: bool = False
     profile: tuple[str, str] | None = None
     timeout: float = 600.0
+    #: The paced scenario (the headline) and the flood one (the second table).
+    paced: bool = True
+    flood: bool = True
+    paced_sessions: int = 20
+    paced_seconds: float = 10.0
+    rounds: int = 7
+    transports: tuple[str, ...] = ("plain", "tls")
+    #: Where the paced JSON results and chart go (the docs show them from there).
+    out_dir: Path = _ROOT / "docs" / "assets" / "bench"
 
     @property
     def chunks(self) -> int:
@@ -119,8 +138,62 @@ def _measure_here(client: str, provider: str, port: int, opts: Options) -> Resul
     return measure(client, provider, port, opts.sessions, opts.chunks, timeout=opts.timeout)
 
 
+def run_paced_section(opts: Options, out: TextIO = sys.stdout) -> list[PacedCell]:
+    """The paced, paired scenario: table printed, JSON and PNG written to ``opts.out_dir``."""
+    chunks = max(1, round(opts.paced_seconds * 1000 / CHUNK_MS))
+    print(
+        f"paced: {opts.paced_sessions} sessions x {chunks * CHUNK_MS / 1000:g} s per client, "
+        f"{opts.rounds} round(s), {'/'.join(opts.transports)}",
+        file=out,
+        flush=True,
+    )
+    cells: list[PacedCell] = []
+    notes: list[str] = []
+    for provider in opts.providers:
+        clients = [c for c in ("ours", "sdk") if c in opts.clients]
+        if "sdk" in clients and not sdk_available(provider):
+            clients.remove("sdk")
+            notes.append(f"sdk {provider}: skipped, the official SDK is not importable")
+        if not clients:
+            continue
+        cells += run_paced(
+            providers=[provider],
+            clients=clients,
+            transports=opts.transports,
+            sessions=opts.paced_sessions,
+            chunks=chunks,
+            rounds=opts.rounds,
+            timeout=opts.timeout,
+            out=out,
+        )
+    print(file=out)
+    print(format_paced(cells), file=out)
+    for note in notes:
+        print(f"note: {note}", file=out)
+    if cells:
+        write_json(
+            opts.out_dir / "paced.json",
+            cells,
+            {"seconds": opts.paced_seconds, "rounds": opts.rounds, "notes": notes},
+        )
+        write_chart(opts.out_dir / "paced.png", cells)
+        print(f"wrote {opts.out_dir / 'paced.json'} and paced.png", file=out, flush=True)
+    return cells
+
+
 def run(opts: Options, out: TextIO = sys.stdout) -> tuple[list[Measurement], list[MicroResult]]:
-    """Run the benchmarks of `opts`, printing progress and the tables to `out`."""
+    """Run the benchmarks of `opts`, printing progress and the tables to `out`.
+
+    The paced scenario comes first (the headline), then the flood one.
+    """
+    if opts.paced:
+        run_paced_section(opts, out)
+        print(file=out)
+    if not opts.flood:
+        micro = run_micro(number=opts.micro_number) if opts.micro else []
+        if micro:
+            print(format_table([], micro), file=out, flush=True)
+        return [], micro
     pairs = [
         (client, provider)
         for provider in opts.providers
@@ -135,7 +208,7 @@ def run(opts: Options, out: TextIO = sys.stdout) -> tuple[list[Measurement], lis
     found = {pair: Measurement(*pair) for pair in pairs}
     measure = _measure_here if opts.in_process else _measure_in_worker
     print(
-        f"trio_realtime benchmarks: {opts.sessions} sessions x {opts.chunks * CHUNK_MS / 1000:g} s "
+        f"flood: {opts.sessions} sessions x {opts.chunks * CHUNK_MS / 1000:g} s "
         f"({opts.chunks} chunks of {CHUNK_MS} ms each way), {opts.repeat} repeat(s)",
         file=out,
         flush=True,
@@ -249,10 +322,42 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument(
         "--timeout", type=float, default=600.0, help="bound on one measured run (600 s)"
     )
+    parser.add_argument("--rounds", type=int, help="paced paired rounds (7; --quick: 2)")
+    parser.add_argument(
+        "--paced-sessions", type=int, help="paced sessions per client process (20; --quick: 5)"
+    )
+    parser.add_argument(
+        "--paced-seconds", type=float, help="paced audio per session (10; --quick: 2)"
+    )
+    parser.add_argument(
+        "--transport", action="append", choices=("plain", "tls"), help="only ws:// or wss://"
+    )
+    parser.add_argument("--no-paced", action="store_true", help="skip the paced scenario")
+    parser.add_argument("--no-flood", action="store_true", help="skip the flood scenario")
+    parser.add_argument(
+        "--out", type=Path, help="where paced.json and paced.png go (docs/assets/bench)"
+    )
     args = parser.parse_args(argv)
-    opts = Options(micro=not args.no_micro, in_process=args.in_process, timeout=args.timeout)
+    opts = Options(
+        micro=not args.no_micro,
+        in_process=args.in_process,
+        timeout=args.timeout,
+        paced=not args.no_paced,
+        flood=not args.no_flood,
+    )
     if args.quick:
         opts.sessions, opts.seconds, opts.repeat, opts.micro_number = 5, 2.0, 1, 2000
+        opts.paced_sessions, opts.paced_seconds, opts.rounds = 5, 2.0, 2
+    if args.rounds is not None:
+        opts.rounds = args.rounds
+    if args.paced_sessions is not None:
+        opts.paced_sessions = args.paced_sessions
+    if args.paced_seconds is not None:
+        opts.paced_seconds = args.paced_seconds
+    if args.transport:
+        opts.transports = tuple(args.transport)
+    if args.out is not None:
+        opts.out_dir = args.out
     if args.sessions is not None:
         opts.sessions = args.sessions
     if args.seconds is not None:
@@ -273,6 +378,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         opts.profile = (client, provider)
     if opts.sessions < 1 or opts.seconds <= 0 or opts.repeat < 1:
         parser.error("--sessions, --seconds and --repeat must be positive")
+    if opts.paced_sessions < 1 or opts.paced_seconds <= 0 or opts.rounds < 1:
+        parser.error("--paced-sessions, --paced-seconds and --rounds must be positive")
     return opts
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import logging
+import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +18,18 @@ import trio_websocket
 
 import trio_realtime as rt
 from benchmarks.clients import _TRIO_SESSIONS, CLIENTS, Result, _Tally, _url, measure, run_client
-from benchmarks.loadserver import LoadServer, gemini_messages, openai_messages, pcm_chunk
+from benchmarks.loadserver import (
+    LoadServer,
+    _audio_offset,
+    _stamp,
+    gemini_messages,
+    openai_messages,
+    pcm_chunk,
+    sent_ns,
+)
 from benchmarks.micro import micro_cases, run_micro
+from benchmarks.paced import measure_paced
+from benchmarks.report import format_paced, run_paced, write_chart, write_json
 from benchmarks.run import (
     Measurement,
     Options,
@@ -258,6 +271,7 @@ def test_driver_runs_workers_and_alternates_order() -> None:
         micro=True,
         micro_number=10,
         timeout=60,
+        paced=False,
     )
     measurements, micro = run(opts, out)
     assert [(m.client, m.provider, len(m.runs)) for m in measurements] == [
@@ -272,3 +286,114 @@ def test_driver_runs_workers_and_alternates_order() -> None:
     assert runs == ["bare", "ours", "ours", "bare"]
     assert "openai   ours" in text
     assert "ours/bare" in text
+
+
+def test_paced_deltas_carry_the_send_time_in_their_first_samples() -> None:
+    for messages, key in ((openai_messages(), "delta"), (gemini_messages(), "data")):
+        delta = messages["deltas"][0]
+        offset = _audio_offset(delta, key)
+        pcm = pcm_chunk(24000)
+        before = time.monotonic_ns()
+        stamped = _stamp(delta, offset, pcm[8])
+        wire = json.loads(stamped)
+        data = (
+            wire["delta"]
+            if key == "delta"
+            else wire["serverContent"]["modelTurn"]["parts"][0]["inlineData"]["data"]
+        )
+        samples = np.frombuffer(base64.b64decode(data), dtype="<i2")
+        assert before <= sent_ns(samples) <= time.monotonic_ns()
+        # Only the 8 bytes of the stamp changed; the rest of the audio is intact.
+        assert samples.tobytes()[8:] == pcm[8:]
+
+
+@pytest.fixture(scope="module")
+def tls_load_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LoadServer, str]]:
+    ca = str(tmp_path_factory.mktemp("ca") / "ca.pem")
+    with LoadServer(lifetime=300, start_timeout=60, tls_ca=ca) as server:
+        yield server, ca
+
+
+@pytest.mark.parametrize("provider", ["openai", "gemini"])
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+@pytest.mark.parametrize("client", ["bare", "ours", "sdk"])
+def test_paced_worker_moves_all_audio_and_measures_latency(
+    tls_load_server: tuple[LoadServer, str], client: str, provider: str, tls: bool
+) -> None:
+    if client == "sdk" and not sdk_available(provider):
+        pytest.skip("the official SDK is not installed")
+    server, ca = tls_load_server
+    port = server.tls_port if tls else server.port
+    result = measure_paced(client, provider, port, 2, 10, ca_file=ca if tls else None, timeout=60)
+    assert (result.client, result.provider, result.tls) == (client, provider, tls)
+    assert (result.chunks_in, result.bytes_in) == (20, 20 * 960)
+    # Paced: 10 chunks of 20 ms take about 0.2 s of wall time, whatever the load.
+    assert result.wall_s >= 0.18
+    assert 0 < result.latency_p50_ms <= result.latency_p99_ms <= result.latency_max_ms
+    assert result.rss_idle_kib > 0
+    assert result.rss_active_kib > 0
+
+
+@pytest.mark.slow
+def test_paced_paired_rounds_write_table_json_and_chart(tmp_path: Path) -> None:
+    out = io.StringIO()
+    cells = run_paced(
+        providers=["openai", "gemini"],
+        clients=["ours"],
+        transports=["plain", "tls"],
+        sessions=2,
+        chunks=10,
+        rounds=2,
+        timeout=60,
+        out=out,
+        lead=3.0,
+    )
+    assert [(c.provider, c.transport, c.client, len(c.rounds)) for c in cells] == [
+        ("openai", "plain", "ours", 2),
+        ("openai", "tls", "ours", 2),
+        ("gemini", "plain", "ours", 2),
+        ("gemini", "tls", "ours", 2),
+    ]
+    for cell in cells:
+        # Rounds alternate which process of the pair starts first.
+        assert [(r.a.client, r.b.client) for r in cell.rounds] == [
+            ("ours", "bare"),
+            ("bare", "ours"),
+        ]
+        assert all(r.a.chunks_in == r.b.chunks_in == 20 for r in cell.rounds)
+        assert all(r.a.tls == r.b.tls == (cell.transport == "tls") for r in cell.rounds)
+        lo, hi = cell.ratio_spread
+        assert lo <= cell.ratio <= hi
+    table = format_paced(cells)
+    rows = [line.split()[:3] for line in table.splitlines()[3:]]
+    assert [r for r in rows if r[2] == "bare"] == [
+        ["openai", "plain", "bare"],
+        ["openai", "tls", "bare"],
+        ["gemini", "plain", "bare"],
+        ["gemini", "tls", "bare"],
+    ]
+    assert "gemini   tls   ours" in table
+    write_json(tmp_path / "paced.json", cells, {"rounds": 2})
+    data = json.loads((tmp_path / "paced.json").read_text())
+    assert [c["ratio_to_bare"] for c in data["paced"]] == [c.ratio for c in cells]
+    assert len(data["paced"][0]["rounds"]) == 2
+    write_chart(tmp_path / "paced.png", cells)
+    from PIL import Image
+
+    with Image.open(tmp_path / "paced.png") as image:
+        assert image.format == "PNG"
+        assert image.size == (900, 560)
+
+
+def test_paced_options_from_the_command_line(tmp_path: Path) -> None:
+    opts = parse_args([])
+    assert (opts.paced, opts.flood, opts.paced_sessions, opts.rounds) == (True, True, 20, 7)
+    assert opts.transports == ("plain", "tls")
+    quick = parse_args(["--quick", "--transport", "tls", "--out", str(tmp_path)])
+    assert (quick.paced_sessions, quick.paced_seconds, quick.rounds) == (5, 2.0, 2)
+    assert (quick.transports, quick.out_dir) == (("tls",), tmp_path)
+    assert parse_args(["--quick", "--rounds", "9"]).rounds == 9
+    only = parse_args(["--no-flood", "--no-paced"])
+    assert (only.paced, only.flood) == (False, False)
+    with pytest.raises(SystemExit):
+        parse_args(["--rounds", "0"])

@@ -244,18 +244,3 @@ def test_credential_examples_run_against_the_fake(
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == expected
-
-
-async def test_google_provider_concurrent_calls_share_one_refresh() -> None:
-    creds = FakeCredentials()
-    provider = GoogleTokenProvider(credentials=creds)
-    tokens: list[str] = []
-
-    async def ask() -> None:
-        tokens.append(await provider())
-
-    async with trio.open_nursery() as nursery:
-        for _ in range(5):
-            nursery.start_soon(ask)
-    assert tokens == ["ya29.refreshed-1"] * 5
-    assert provider.refreshes == 1

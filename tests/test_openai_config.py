@@ -220,8 +220,7 @@ def test_session_options_of_the_wrong_shape_fail_early() -> None:
     assert str(info.value) == (
         "Bad session options: expected float or null, got str @ $.audio.output.speed."
     )
-    # A keyword with a validator of its own names the value instead of the wire path.
-    with pytest.raises(ConfigurationError, match=r"max_output_tokens must be .*got \[1\]\."):
+    with pytest.raises(ConfigurationError, match=r"@ \$.max_output_tokens"):
         OpenAIRealtime(max_output_tokens=[1])  # type: ignore[arg-type]
 
 
@@ -295,43 +294,3 @@ def test_transcription_configuration() -> None:
         OpenAITranscription(api_key=KEY, input_transcription={"model": "whisper-1"})
     with pytest.raises(ConfigurationError, match="Bad session options"):
         OpenAITranscription(api_key=KEY, session_extra={"audio": {"input": {"transcription": 5}}})
-
-
-@pytest.mark.parametrize(
-    ("kw", "message"),
-    [
-        ({"speed": 5}, "speed must be a number between 0.25 and 1.5, got 5."),
-        ({"speed": True}, "speed must be a number between 0.25 and 1.5, got True."),
-        (
-            {"max_output_tokens": 0},
-            "max_output_tokens must be an integer from 1 to 4096 or 'inf', got 0.",
-        ),
-        ({"max_output_tokens": "lots"}, "got 'lots'."),
-        (
-            {"noise_reduction": "loud"},
-            "noise_reduction must be 'near_field', 'far_field', a dict or None, got 'loud'.",
-        ),
-        (
-            {"tool_choice": "sometimes"},
-            "tool_choice must be 'auto', 'none', 'required' or a dict naming a tool, got 'sometimes'.",
-        ),
-    ],
-)
-def test_bad_session_keywords_name_the_value(kw: dict[str, Any], message: str) -> None:
-    with pytest.raises(ConfigurationError) as info:
-        OpenAIRealtime(api_key=KEY, **kw)
-    assert message in str(info.value)
-
-
-def test_good_session_keywords_pass() -> None:
-    config = OpenAIRealtime(
-        api_key=KEY,
-        speed=1.5,
-        max_output_tokens="inf",
-        noise_reduction="far_field",
-        tool_choice="required",
-    )
-    session = config.session_config()
-    assert session["audio"]["output"]["speed"] == 1.5
-    assert session["max_output_tokens"] == "inf"
-    assert session["tool_choice"] == "required"

@@ -77,37 +77,6 @@ def _mcp_wire(tool: Any) -> dict[str, Any]:
     return wire
 
 
-def _check_speed(_inst: Any, _attr: Any, value: Any) -> None:
-    if value is NOT_GIVEN:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.25 <= value <= 1.5:
-        raise ConfigurationError(f"speed must be a number between 0.25 and 1.5, got {value!r}.")
-
-
-def _check_max_output_tokens(_inst: Any, _attr: Any, value: Any) -> None:
-    if value is NOT_GIVEN or value == "inf":
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 4096:
-        raise ConfigurationError(
-            f"max_output_tokens must be an integer from 1 to 4096 or 'inf', got {value!r}."
-        )
-
-
-def _check_noise_reduction(_inst: Any, _attr: Any, value: Any) -> None:
-    if isinstance(value, str) and value not in ("near_field", "far_field"):
-        raise ConfigurationError(
-            f"noise_reduction must be 'near_field', 'far_field', a dict or None, got {value!r}."
-        )
-
-
-def _check_tool_choice(_inst: Any, _attr: Any, value: Any) -> None:
-    if isinstance(value, str) and value not in ("auto", "none", "required"):
-        raise ConfigurationError(
-            "tool_choice must be 'auto', 'none', 'required' or a dict naming a tool, "
-            f"got {value!r}."
-        )
-
-
 def _check_truncation(_inst: Any, _attr: Any, value: Any) -> None:
     if value is NOT_GIVEN or attrs.has(type(value)) or isinstance(value, Mapping):
         return
@@ -211,12 +180,10 @@ class OpenAIRealtime(ProviderConfig):
     turn_detection: Any = NOT_GIVEN
     input_transcription: Any = attrs.field(factory=lambda: dict(DEFAULT_TRANSCRIPTION))
     output_modalities: Sequence[str] | NotGiven = NOT_GIVEN
-    noise_reduction: Any = attrs.field(default=NOT_GIVEN, validator=_check_noise_reduction)
-    speed: float | NotGiven = attrs.field(default=NOT_GIVEN, validator=_check_speed)
-    max_output_tokens: int | str | NotGiven = attrs.field(
-        default=NOT_GIVEN, validator=_check_max_output_tokens
-    )
-    tool_choice: Any = attrs.field(default=NOT_GIVEN, validator=_check_tool_choice)
+    noise_reduction: Any = NOT_GIVEN
+    speed: float | NotGiven = NOT_GIVEN
+    max_output_tokens: int | str | NotGiven = NOT_GIVEN
+    tool_choice: Any = NOT_GIVEN
     truncation: str | float | Any = attrs.field(default=NOT_GIVEN, validator=_check_truncation)
     tracing: str | Mapping[str, Any] | NotGiven = NOT_GIVEN
     session_extra: Mapping[str, Any] = attrs.field(factory=dict)
