@@ -30,7 +30,7 @@ from trio_realtime.openai.protocol import OpenAIProtocol
 
 from .loadserver import gemini_messages, openai_messages, pcm_chunk
 
-__all__ = ["MicroResult", "micro_cases", "run_micro"]
+__all__ = ["MicroResult", "ResamplerResult", "micro_cases", "run_micro", "run_resampler"]
 
 
 @attrs.define
@@ -137,3 +137,37 @@ def run_micro(number: int = 20000, repeat: int = 5) -> list[MicroResult]:
             bare_best = min(bare_best, _best_us(bare, number, 1))
         results.append(MicroResult(name, ours_best, bare_best))
     return results
+
+
+@attrs.define
+class ResamplerResult:
+    """How many times faster than real time one core resamples a 20 ms-chunked stream."""
+
+    in_rate: int
+    out_rate: int
+    x_real_time: float
+
+
+def run_resampler(seconds: float = 10.0, repeat: int = 3) -> list[ResamplerResult]:
+    """Time `Resampler.process` on 20 ms chunks (CPU time, best of `repeat`).
+
+    The conversions a voice app makes: a 48 kHz microphone to each provider's
+    input rate, and the 24 kHz output to a 48 kHz speaker.
+    """
+    import time
+
+    from trio_realtime.audio import Resampler
+
+    out: list[ResamplerResult] = []
+    for in_rate, out_rate in ((48000, 16000), (48000, 24000), (24000, 48000), (24000, 16000)):
+        chunk = AudioFrame.from_bytes(pcm_chunk(in_rate), in_rate)
+        chunks = round(seconds * 50)
+        best = float("inf")
+        for _ in range(repeat):
+            resampler = Resampler(in_rate, out_rate)
+            t0 = time.process_time()
+            for _ in range(chunks):
+                resampler.process(chunk)
+            best = min(best, time.process_time() - t0)
+        out.append(ResamplerResult(in_rate, out_rate, seconds / max(best, 1e-9)))
+    return out

@@ -18,7 +18,7 @@ import attrs
 
 from .clients import CLIENTS, Result
 from .loadserver import CHUNK_MS, LoadServer
-from .micro import MicroResult, run_micro
+from .micro import MicroResult, run_micro, run_resampler
 from .report import PacedCell, format_paced, run_paced, write_chart, write_json
 
 __all__ = [
@@ -181,6 +181,14 @@ def run_paced_section(opts: Options, out: TextIO = sys.stdout) -> list[PacedCell
     return cells
 
 
+def format_resampler() -> str:
+    """Resampler throughput: times real time on one core, per conversion."""
+    lines = ["Resampler (20 ms chunks, soxr): times real time per core, best of 3"]
+    for r in run_resampler():
+        lines.append(f"  {r.in_rate:>5} -> {r.out_rate:>5} Hz {r.x_real_time:8.0f}x")
+    return "\n".join(lines)
+
+
 def run(opts: Options, out: TextIO = sys.stdout) -> tuple[list[Measurement], list[MicroResult]]:
     """Run the benchmarks of `opts`, printing progress and the tables to `out`.
 
@@ -193,6 +201,7 @@ def run(opts: Options, out: TextIO = sys.stdout) -> tuple[list[Measurement], lis
         micro = run_micro(number=opts.micro_number) if opts.micro else []
         if micro:
             print(format_table([], micro), file=out, flush=True)
+            print(format_resampler(), file=out, flush=True)
         return [], micro
     pairs = [
         (client, provider)
@@ -231,6 +240,8 @@ def run(opts: Options, out: TextIO = sys.stdout) -> tuple[list[Measurement], lis
     micro = run_micro(number=opts.micro_number) if opts.micro else []
     print(file=out)
     print(format_table(measurements, micro, notes), file=out, flush=True)
+    if opts.micro:
+        print(format_resampler(), file=out, flush=True)
     return measurements, micro
 
 

@@ -397,3 +397,18 @@ def test_paced_options_from_the_command_line(tmp_path: Path) -> None:
     assert (only.paced, only.flood) == (False, False)
     with pytest.raises(SystemExit):
         parse_args(["--rounds", "0"])
+
+
+def test_resampler_throughput_covers_the_voice_conversions() -> None:
+    from benchmarks.micro import run_resampler
+    from benchmarks.run import format_resampler
+
+    results = run_resampler(seconds=0.2, repeat=1)
+    assert [(r.in_rate, r.out_rate) for r in results] == [
+        (48000, 16000),
+        (48000, 24000),
+        (24000, 48000),
+        (24000, 16000),
+    ]
+    assert all(r.x_real_time > 0 for r in results)
+    assert format_resampler().startswith("Resampler (20 ms chunks, soxr)")
