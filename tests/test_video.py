@@ -288,6 +288,32 @@ async def test_session_video_reaches_the_fake_at_the_rate(provider: str) -> None
     assert video.stats.sent == len(frames)
 
 
+async def test_an_idle_video_forwarder_stops_with_the_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The forwarder waits for the next frame; leaving the block must stop it
+    # (it used to stop only when the close caught it sending: a hang otherwise).
+    from trio_realtime.testing.server import open_fake_server
+
+    with trio.fail_after(10):
+        async with open_fake_server(speed=math.inf) as server:
+            with no_leaked_tasks():
+                async with rt.connect(rt.GeminiLive(url=server.gemini_url(), api_key="k")) as s:
+                    sent = trio.Event()
+                    send_image = s.send_image
+
+                    async def send_and_tell(data: bytes, mime_type: str = "image/jpeg") -> None:
+                        await send_image(data, mime_type)
+                        sent.set()
+
+                    monkeypatch.setattr(s, "send_image", send_and_tell)
+                    video = s.start_video(fps=50)
+                    video.submit(np.zeros((8, 8, 3), np.uint8))
+                    await sent.wait()
+                    await trio.sleep(0.05)  # the forwarder is back waiting for a frame
+    assert video.stats.sent == 1
+
+
 async def test_start_video_on_a_closed_session_is_refused() -> None:
     from trio_realtime.testing.server import open_fake_server
 

@@ -1099,7 +1099,8 @@ class RealtimeSession:
         if options.get("encoder") is None:
             check_encoder()
         forwarder = VideoForwarder(self, fps=fps, **options)
-        self._nursery.start_soon(self._run_video, forwarder, name="trio_realtime video")
+        # Cancelled when the session closes: an idle forwarder waits for frames forever.
+        self._spawn(self._run_video, forwarder, name="trio_realtime video")
         return forwarder
 
     async def _run_video(self, forwarder: VideoForwarder) -> None:
