@@ -688,3 +688,19 @@ async def test_openai_history_with_a_tool_and_a_cut_reply_then_export_import() -
     ]
     assert created[5]["content"] == [{"type": "output_text", "text": cut.text}]
     assert finals(after)
+
+
+async def test_a_gemini_drop_before_any_handle_is_recovered_as_a_fresh_session() -> None:
+    fake = FakeGemini()
+    with trio.fail_after(20):
+        async with open_fake_server(speed=math.inf, handlers={"gemini": fake}) as server:
+            async with session_on(gemini(server, session_resumption=False)) as session:
+                await (await server.connection(1)).abort()
+                seen = await until(session, rt.Reconnected)
+                await session.send_text("hello again")
+                after = await until(session, rt.TurnDone)
+    reconnected = seen[-1]
+    assert isinstance(reconnected, rt.Reconnected)
+    assert (reconnected.mode, reconnected.reason) == ("fresh", "connection_lost")
+    assert not fake.connections[1].resumed
+    assert finals(after)

@@ -818,7 +818,7 @@ class RealtimeSession:
                 protocol.start()
                 while True:
                     for msg in protocol.data_to_send():
-                        await new_conn.send(msg)
+                        await self._send_direct(new_conn, msg)
                     if self._pending_failure is not None:
                         raise self._pending_failure
                     if self._pending_ready:
@@ -827,12 +827,18 @@ class RealtimeSession:
                     await wake.wait()
                 # The seed (the history) goes before anything queued for the session.
                 for msg in protocol.data_to_send():
-                    await new_conn.send(msg)
+                    await self._send_direct(new_conn, msg)
         except BaseException:
             self._pending_protocol = None
             self._retire(new_conn)
             raise
         return new_conn, protocol
+
+    async def _send_direct(self, conn: Connection, msg: str) -> None:
+        """Send on a connection not yet handed to the writer (its handshake and seed)."""
+        if self._wire:
+            wire_log.debug("%s", summarise(">", msg, self._wire_secrets))
+        await conn.send(msg)
 
     def _give_up(
         self,
