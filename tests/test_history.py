@@ -504,3 +504,14 @@ def test_a_reply_stays_before_user_words_recorded_while_it_began() -> None:
     ]
     h.cancel_calls(["c9"])
     assert h[-1].status == "cancelled"
+
+
+def test_image_bytes_are_kept_newest_first_within_the_budget() -> None:
+    h = ConversationHistory(max_image_bytes=25)
+    frames = [bytes([i]) * 10 for i in range(4)]
+    for frame in frames:
+        h.observe_command(SendImage(frame, "image/jpeg"))
+    kept = [item.images[0].data for item in h]
+    assert kept == [None, None, frames[2], frames[3]]
+    # The references stay, bytes or not.
+    assert [item.images[0].sha256 for item in h] == [ImageRef.of(f, "").sha256 for f in frames]

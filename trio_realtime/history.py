@@ -24,7 +24,9 @@ What it records, and where it is an estimate:
   service itself drops the item's whole transcript). Its `status` becomes
   ``"interrupted"``.
 - Images are kept as references (MIME type, size, SHA-256) plus their bytes
-  for replay; `to_data` leaves the bytes out unless asked.
+  for replay, the newest within ``max_image_bytes`` (a video stream sends a
+  frame every second or so; older frames keep only their reference);
+  `to_data` leaves the bytes out unless asked.
 """
 
 from __future__ import annotations
@@ -248,10 +250,17 @@ class ConversationHistory(Sequence[HistoryItem]):
 
     Args:
         items: items to start from (an imported conversation).
+        max_image_bytes: image bytes kept for replay, newest first; older
+            images keep only their reference. Costs up to this much memory.
     """
 
-    def __init__(self, items: Iterable[HistoryItem] = ()) -> None:
+    def __init__(
+        self, items: Iterable[HistoryItem] = (), *, max_image_bytes: int = 8 * 1024 * 1024
+    ) -> None:
         self._items: list[HistoryItem] = list(items)
+        self._max_image_bytes = max_image_bytes
+        self._image_bytes = 0
+        self._with_bytes: list[HistoryItem] = []  # messages whose images hold bytes, oldest first
         for item in self._items:
             if not isinstance(item, HistoryItem):
                 raise TypeError(f"not a HistoryItem: {item!r}")
@@ -409,11 +418,11 @@ class ConversationHistory(Sequence[HistoryItem]):
             self._append(HistoryItem("message", "user", command.text))
         elif isinstance(command, SendImage):
             self._close_user()
-            self._append(
-                HistoryItem(
-                    "message", "user", images=(ImageRef.of(command.data, command.mime_type),)
-                )
+            item = HistoryItem(
+                "message", "user", images=(ImageRef.of(command.data, command.mime_type),)
             )
+            self._append(item)
+            self._keep_image_bytes(item)
         elif isinstance(command, SendToolResult):
             index = self._calls.get(command.call_id)
             call = self._items[index] if index is not None else None
@@ -458,6 +467,19 @@ class ConversationHistory(Sequence[HistoryItem]):
             self._cancel_call(call_id)
 
     # ------------------------------------------------------------------ internals
+
+    def _keep_image_bytes(self, item: HistoryItem) -> None:
+        """Account for `item`'s image bytes; drop the oldest bytes past the budget."""
+        self._with_bytes.append(item)
+        self._image_bytes += item.images[0].size
+        while self._image_bytes > self._max_image_bytes and self._with_bytes:
+            old = self._with_bytes.pop(0)
+            self._image_bytes -= sum(img.size for img in old.images)
+            index = next((i for i, it in enumerate(self._items) if it is old), None)
+            if index is None:
+                continue
+            bare = tuple(attrs.evolve(img, data=None) for img in old.images)
+            self._items[index] = attrs.evolve(old, images=bare)
 
     def _close_user(self) -> None:
         if self._open_user is not None:
