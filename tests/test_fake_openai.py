@@ -1579,8 +1579,10 @@ async def test_text_item_accumulates_while_streaming() -> None:
 
 
 async def test_truncate_while_streaming_keeps_the_cut_item() -> None:
+    # At 4x the 12 s reply streams for 3 s: time for the truncate to land mid-stream
+    # without waiting out the whole reply in real time.
     with trio.fail_after(15):
-        async with fake(speed=1.0, scenario=Scenario([Turn(reply=LONG_REPLY)])) as (server, _):
+        async with fake(speed=4.0, scenario=Scenario([Turn(reply=LONG_REPLY)])) as (server, _):
             async with connect(server) as client:
                 await configure(client)
                 await ask(client, "Hours?")
