@@ -1,7 +1,19 @@
 """CPU benchmarks of trio_realtime's audio hot path (``make bench``, ``python -m benchmarks``).
 
-What is measured
-----------------
+The headline: the paced scenario
+--------------------------------
+`benchmarks.paced` runs voice sessions at real-time pace (20 ms chunks both
+ways every 20 ms) and `benchmarks.report` pairs them: each round starts one
+client and the bare loop as two processes streaming from the same instant,
+reports the median of the per-round CPU ratios with the spread, delivery
+latency and memory per session, plain and TLS, and writes
+``docs/assets/bench/paced.json`` and ``paced.png`` (``--out`` elsewhere).
+Options: ``--rounds`` (7; ``--quick``: 2), ``--paced-sessions`` (20),
+``--paced-seconds`` (10), ``--transport plain|tls``, ``--no-paced``,
+``--no-flood``. docs/performance.md explains the figures.
+
+The second table: the flood scenario
+------------------------------------
 A load server runs in a separate process (`benchmarks.loadserver`, so its CPU
 does not count) on 127.0.0.1. Each client opens ``--sessions`` concurrent
 sessions (default 20); each session does the provider's handshake, then
