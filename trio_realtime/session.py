@@ -186,9 +186,6 @@ def _not_a_frame(value: object) -> TypeError:
     )
 
 
-_EventStream = EventStream  # the former private name
-
-
 class _EndOfEvents(Exception):
     pass
 
@@ -1440,8 +1437,11 @@ class RealtimeSession:
     async def aclose(self) -> None:
         """Close the session: queued messages are sent, then the socket closes (1000).
 
-        Idempotent. Waits at most the configuration's ``close_timeout`` in all,
-        then drops the socket; always releases it, even when cancelled.
+        Idempotent. Waits at most half of the configuration's ``close_timeout``
+        for queued messages to go out, then at most ``close_timeout`` for the
+        close handshake, then drops the socket (so 1.5 x ``close_timeout`` in
+        the worst case); always releases it, even when cancelled, and a
+        cancellation from outside skips the wait for queued messages.
         """
         await self._shutdown(graceful=True)
 
