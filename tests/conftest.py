@@ -6,6 +6,12 @@ import ssl
 
 import pytest
 import trustme
+from hypothesis import settings
+
+# No property test checks timing: Hypothesis's default 200 ms deadline per example
+# only turns a loaded CI machine into a DeadlineExceeded failure.
+settings.register_profile("trio_realtime", deadline=None)
+settings.load_profile("trio_realtime")
 
 
 @pytest.fixture(scope="session")
