@@ -204,8 +204,9 @@ class AudioOut(Event):
 
     `generation` counts interruptions: audio whose generation is older than the
     session's current one belongs to an interrupted response and is never
-    delivered. `raw` is the wire message; for Gemini audio chunks decoded on
-    the hot path it is the parsed JSON dict rather than a message object.
+    delivered. `raw` is the wire message; for audio chunks decoded on the hot
+    path (both providers) it is the parsed JSON dict rather than a message
+    object.
     """
 
     frame: AudioFrame

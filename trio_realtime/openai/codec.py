@@ -226,7 +226,14 @@ _AUDIO_DELTA_KEYS = frozenset(
 )
 
 
-def _fast_audio_delta(d: dict[str, Any]) -> m.ResponseOutputAudioDelta | None:
+def audio_delta_values(d: dict[str, Any]) -> tuple[str, str, str, int, int, bytes] | None:
+    """``(event_id, response_id, item_id, output_index, content_index, audio)`` of a delta.
+
+    Matches exactly the seven fields of ``response.output_audio.delta`` with
+    their wire types and standard base64 (decoded here, once); anything else
+    returns `None` and takes the converter's path, which reports what is
+    wrong. The receive hot path: one such event per audio chunk.
+    """
     if len(d) != 7 or d.keys() != _AUDIO_DELTA_KEYS:
         return None
     ev, resp, item, out, cont, delta = (
@@ -250,6 +257,14 @@ def _fast_audio_delta(d: dict[str, Any]) -> m.ResponseOutputAudioDelta | None:
         audio = binascii.a2b_base64(delta, strict_mode=True)
     except (binascii.Error, ValueError):
         return None  # the slow path reports it with its path
+    return ev, resp, item, out, cont, audio
+
+
+def _fast_audio_delta(d: dict[str, Any]) -> m.ResponseOutputAudioDelta | None:
+    values = audio_delta_values(d)
+    if values is None:
+        return None
+    ev, resp, item, out, cont, audio = values
     return m.ResponseOutputAudioDelta(
         event_id=ev,
         response_id=resp,
@@ -316,7 +331,15 @@ def decode_server_event(data: str | bytes) -> m.ServerEvent:
         ProtocolError: not JSON, not an object, no ``type``, or a malformed
             field (the message names its path, e.g. ``$.response.usage``).
     """
-    d = decode_json(data, what="server event")
+    return decode_server_value(decode_json(data, what="server event"))
+
+
+def decode_server_value(d: dict[str, Any]) -> m.ServerEvent:
+    """`decode_server_event` for an event already parsed from JSON.
+
+    Raises:
+        ProtocolError: no ``type``, or a malformed field (the message names its path).
+    """
     if d.get("type") == "response.output_audio.delta":
         fast = _fast_audio_delta(d)
         if fast is not None:

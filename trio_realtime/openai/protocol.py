@@ -54,7 +54,7 @@ import attrs
 import numpy as np
 
 from .._turns import TurnAccumulator
-from .._wire import NotGiven, deep_merge
+from .._wire import NotGiven, decode_json, deep_merge
 from ..audio import AudioError, AudioFrame
 from ..errors import ProtocolError
 from ..events import (
@@ -96,7 +96,8 @@ from ..events import (
 from ..history import HistoryItem
 from . import messages as m
 from .codec import (
-    decode_server_event,
+    audio_delta_values,
+    decode_server_value,
     encode_audio_append,
     encode_client_event,
     structure_wire,
@@ -322,7 +323,14 @@ class OpenAIProtocol(RealtimeProtocol):
         Raises:
             ProtocolError: the message is malformed.
         """
-        return self.receive_event(decode_server_event(data))
+        d = decode_json(data, what="server event")
+        if d.get("type") == "response.output_audio.delta":
+            # The hot path: the AudioOut straight from the parsed dict.
+            values = audio_delta_values(d)
+            if values is not None:
+                ev, resp, item, _out, cont, audio = values
+                return self._audio(resp, item, cont, audio, ev, d)
+        return self.receive_event(decode_server_value(d))
 
     def receive_event(self, ev: m.ServerEvent) -> list[Event]:
         """Like `receive`, for an already decoded server event."""
@@ -669,29 +677,40 @@ class OpenAIProtocol(RealtimeProtocol):
     # ------------------------------------------------------------------ server events
 
     def _on_audio(self, ev: m.ResponseOutputAudioDelta) -> list[Event]:
-        response = self._responses.get(ev.response_id)
+        return self._audio(ev.response_id, ev.item_id, ev.content_index, ev.delta, ev.event_id, ev)
+
+    def _audio(
+        self,
+        response_id: str,
+        item_id: str,
+        content_index: int,
+        audio: bytes,
+        event_id: str,
+        raw: Any,
+    ) -> list[Event]:
+        response = self._responses.get(response_id)
         if response is not None:
             if response.dropped:
                 return []
             response.audio = True
         try:
-            frame = AudioFrame.from_pcm16_mono(ev.delta, SAMPLE_RATE)
+            frame = AudioFrame.from_pcm16_mono(audio, SAMPLE_RATE)
         except AudioError as exc:
             raise ProtocolError(
-                f"The server sent output audio that is not 16-bit PCM: {exc}.", raw=ev.event_id
+                f"The server sent output audio that is not 16-bit PCM: {exc}.", raw=event_id
             ) from None
-        item = self._items.get(ev.item_id)
+        item = self._items.get(item_id)
         if item is None:
-            item = self._track(ev.item_id, ev.response_id, ev.content_index)
-        item.received_bytes += len(ev.delta)
+            item = self._track(item_id, response_id, content_index)
+        item.received_bytes += len(audio)
         self._last_item = item
         return [
             AudioOut(
                 frame=frame,
-                response_id=ev.response_id,
-                item_id=ev.item_id,
+                response_id=response_id,
+                item_id=item_id,
                 generation=self._generation,
-                raw=ev,
+                raw=raw,
             )
         ]
 
