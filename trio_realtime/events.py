@@ -206,7 +206,7 @@ class AudioOut(Event):
     session's current one belongs to an interrupted response and is never
     delivered. `raw` is the wire message; for audio chunks decoded on the hot
     path (both providers) it is the parsed JSON dict rather than a message
-    object.
+    object (OpenAI's with ``delta`` holding the decoded bytes, not base64).
     """
 
     frame: AudioFrame

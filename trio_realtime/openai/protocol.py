@@ -329,6 +329,9 @@ class OpenAIProtocol(RealtimeProtocol):
             values = audio_delta_values(d)
             if values is not None:
                 ev, resp, item, _out, cont, audio = values
+                # raw keeps the decoded bytes (the frame's buffer), not the
+                # base64 text: a buffered chunk holds one copy of its audio.
+                d["delta"] = audio
                 return self._audio(resp, item, cont, audio, ev, d)
         return self.receive_event(decode_server_value(d))
 
