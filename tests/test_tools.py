@@ -800,7 +800,7 @@ async def test_invoke_sync_tool_structures_arguments() -> None:
     assert type(seen[0][6][0].x) is float
 
 
-async def test_invoke_async_tool_and_defaults() -> None:
+async def test_invoke_async_tool_and_defaults(autojump_clock: trio.abc.Clock) -> None:
     @tool
     async def greet(name: str, punctuation: str = "!", times: int = 1) -> str:
         await trio.sleep(1)
