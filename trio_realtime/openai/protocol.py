@@ -508,10 +508,18 @@ class OpenAIProtocol(RealtimeProtocol):
                 event_id=self._event_id(),
             )
         )
-        if command.respond:
+        return self._answered(response_id, respond=command.respond)
+
+    def _answered(self, response_id: str | None, *, respond: bool) -> list[Event]:
+        """After a tool result or an MCP approval: ask for the reply, or end the turn.
+
+        Once every call of that response is answered, one ``response.create``
+        goes out for all of them (if any answer asked for a reply); when none
+        is asked for and nothing else is pending, the turn is over.
+        """
+        if respond:
             self._respond_after_tools = True
         if self._respond_after_tools and response_id not in self._unanswered.values():
-            # Every call of that response is answered: one reply for all of them.
             self._respond_after_tools = False
             self._tool_reply_pending = True
             self._respond(m.ResponseCreate(event_id=self._event_id()))
@@ -521,7 +529,6 @@ class OpenAIProtocol(RealtimeProtocol):
             and not self._tool_reply_pending
             and self._current is None
         ):
-            # The last result asked for no reply: the model has nothing more to say.
             return [self._turn.finish()]
         return []
 
@@ -549,20 +556,7 @@ class OpenAIProtocol(RealtimeProtocol):
                 what="conversation.item.create built from ApproveMcp",
             )
         )
-        if command.respond:
-            self._respond_after_tools = True
-        if self._respond_after_tools and response_id not in self._unanswered.values():
-            self._respond_after_tools = False
-            self._tool_reply_pending = True
-            self._respond(m.ResponseCreate(event_id=self._event_id()))
-        if (
-            self._turn.open
-            and not self._unanswered
-            and not self._tool_reply_pending
-            and self._current is None
-        ):
-            return [self._turn.finish()]
-        return []
+        return self._answered(response_id, respond=command.respond)
 
     def _update_session(self, command: UpdateSession) -> None:
         session: dict[str, Any] = {"type": "realtime"}
