@@ -309,6 +309,9 @@ async def test_a_long_gap_keeps_the_newest_audio_and_counts_the_rest() -> None:
 async def test_openai_uplink_audio_across_a_drop_arrives_once_and_in_order() -> None:
     with trio.fail_after(20):
         async with open_fake_server(speed=math.inf) as server:
+            # The first reconnection is refused: the gap lasts at least one backoff
+            # (a fresh reconnection can finish between two polls of `reconnecting`).
+            server.inject(RefuseHandshake(503), connection=2)
             async with session_on(openai(server, turn_detection=None)) as session:
                 for seq in range(10):
                     await session.send_audio(chunk(seq, 24000))
@@ -322,6 +325,7 @@ async def test_openai_uplink_audio_across_a_drop_arrives_once_and_in_order() -> 
                 await trio.sleep(0.3)
     assert isinstance(reconnected, rt.Reconnected)
     assert reconnected.mode == "fresh"  # nothing was said yet
+    assert reconnected.attempts == 2  # the audio after the drop was sent during the gap
     stamps: list[int | None] = []
     for state in server.handlers["openai"].connections:  # type: ignore[attr-defined]
         for ev in state.received:
