@@ -12,6 +12,20 @@ Options: ``--rounds`` (7; ``--quick``: 2), ``--paced-sessions`` (20),
 ``--paced-seconds`` (10), ``--transport plain|tls``, ``--no-paced``,
 ``--no-flood``. docs/performance.md explains the figures.
 
+Interruption and the latency knee
+---------------------------------
+`benchmarks.interrupt` (run by default after the paced scenario; alone with
+``--interrupt``) measures the server's barge-in frame to the application
+seeing the interruption, p50/p99, and the stale audio frames delivered
+after it (must be 0), for ours and the bare loop started together
+(``--interrupt-rounds`` 3, ``--interrupt-sessions`` 20,
+``--interrupt-seconds`` 6, ``--interrupt-every`` 25 chunks), writing
+``interrupt.json``. `benchmarks.sweep` (only with ``--sweep``: several
+minutes) raises the paced sessions of one client process
+(``--sweep-steps 20,50,100,...``) until delivery p99 exceeds 20 ms and
+reports the largest count within it beside CPU-derived sessions per core,
+writing ``sweep.json``.
+
 The second table: the flood scenario
 ------------------------------------
 A load server runs in a separate process (`benchmarks.loadserver`, so its CPU

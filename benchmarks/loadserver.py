@@ -33,6 +33,37 @@ carries the server's send time: the first 8 bytes of its PCM are replaced by
 machine shares), which `sent_ns` reads back from the received samples, so a
 client can measure delivery latency without trusting its own pacing.
 
+Barge-in mode (``bargein=K`` beside ``pace=1``): after paced chunk i
+whenever ``(i + 1 + P) % K == 0`` (``phase=P``, default 0, spreads sessions'
+barge-ins apart; never after the last chunk of the run), the server barges
+in the way each service does, then starts a new response:
+
+1. a burst of ``burst=B`` chunks (default 10) of the current response, back
+   to back: audio generated ahead of real time, still in flight towards the
+   client (or in its buffers) when the barge-in frame arrives;
+2. the barge-in frame, stamped: OpenAI ``input_audio_buffer.speech_started``,
+   Gemini ``serverContent.interrupted: true``. Its send time
+   (``time.monotonic_ns()``) and the number of the response it cuts (0 for
+   the first) travel as extra top-level fields the decoders keep in
+   ``extra``: ``bench_sent_ns`` and ``bench_cut`` (OpenAI),
+   ``benchSentNs`` and ``benchCut`` (Gemini);
+3. ``trail=T`` more chunks (default 3) of the interrupted response, sent
+   after the barge-in frame: output that was already on its way when the
+   service cancelled the response (the services document no ordering
+   between the barge-in and the end of the cancelled output);
+4. the end of the cut response: OpenAI ``response.output_audio.done`` and
+   ``response.done`` (status ``cancelled``, reason ``turn_detected``),
+   Gemini ``turnComplete``;
+5. the next response: OpenAI ``response.created`` with a new response id,
+   its deltas carrying that id and a new item id; Gemini's next model turn
+   simply starts.
+
+In barge-in mode every chunk carries, after its 8-byte send time, the number
+of its response (little-endian int32 in PCM bytes 8–11, `response_tag`), so
+a client can tell stale audio (a response cut by a barge-in it has already
+handled) from the server's ground truth, whatever ids the client keeps.
+Chunks of the bursts and trails come on top of the ``chunks=N`` paced ones.
+
 ``--tls-ca FILE`` also serves ``wss://`` on a second port (printed as
 ``TLSPORT <n>``) with a certificate from a throwaway CA (trustme) whose PEM
 it writes to FILE.
@@ -62,6 +93,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+import attrs
 import numpy as np
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, serve_websocket
@@ -71,14 +103,19 @@ from trio_realtime.openai import messages as m
 from trio_realtime.openai.codec import decode_server_event, encode_server_event
 
 __all__ = [
+    "BURST",
     "CHUNK_MS",
     "GEMINI_PATH",
     "OPENAI_PATH",
     "OUTPUT_RATE",
+    "TRAIL",
     "LoadServer",
+    "gemini_bargein",
     "gemini_messages",
+    "openai_bargein",
     "openai_messages",
     "pcm_chunk",
+    "response_tag",
     "sent_ns",
 ]
 
@@ -97,6 +134,16 @@ _MAX_MESSAGE = 16 * 1024 * 1024
 _RESPONSE_ID = "resp_BenchLoadServer00001"
 _CHUNKS = re.compile(r"(?:^|[/?&])chunks=(\d+)(?:$|[/&])")
 _PACE = re.compile(r"(?:^|[/?&])pace=1(?:$|[/&])")
+_BARGEIN = re.compile(r"(?:^|[/?&])bargein=(\d+)(?:$|[/&])")
+_BURST = re.compile(r"(?:^|[/?&])burst=(\d+)(?:$|[/&])")
+_TRAIL = re.compile(r"(?:^|[/?&])trail=(\d+)(?:$|[/&])")
+_PHASE = re.compile(r"(?:^|[/?&])phase=(\d+)(?:$|[/&])")
+#: Barge-in mode's defaults: chunks sent back to back before the barge-in
+#: frame, and chunks of the cut response sent after it.
+BURST = 10
+TRAIL = 3
+#: Base64 characters of a barge-in mode stamp: 12 PCM bytes (time, response number).
+_TAG_CHARS = 16
 #: Base64 characters that carry the send time: 9 PCM bytes (8 of time, 1 kept).
 _STAMP_CHARS = 12
 _ITEM_ID = "item_BenchLoadServer00001"
@@ -114,6 +161,11 @@ def sent_ns(samples: np.ndarray[Any, Any]) -> int:
     return int(np.frombuffer(samples.data, dtype="<i8", count=1)[0])
 
 
+def response_tag(samples: np.ndarray[Any, Any]) -> int:
+    """The number of the response a barge-in mode chunk belongs to (0 for the first)."""
+    return int(np.frombuffer(samples.data, dtype="<i4", count=1, offset=8)[0])
+
+
 def _audio_offset(message: str | bytes, key: str) -> int:
     """Where a delta message's base64 audio starts (where the send time goes)."""
     text = message if isinstance(message, str) else message.decode()
@@ -128,8 +180,41 @@ def _stamp(message: str | bytes, offset: int, pcm_byte: int) -> str | bytes:
     return message[:offset] + b64.decode() + message[offset + _STAMP_CHARS :]
 
 
+def _stamp_tagged(message: str | bytes, offset: int, response: int) -> str | bytes:
+    """`message` with its first 12 PCM bytes replaced by the current time and `response`."""
+    b64 = base64.b64encode(struct.pack("<qi", time.monotonic_ns(), response))
+    if isinstance(message, bytes):
+        return message[:offset] + b64 + message[offset + _TAG_CHARS :]
+    return message[:offset] + b64.decode() + message[offset + _TAG_CHARS :]
+
+
 def _event_id(kind: str, i: int) -> str:
     return f"event_{kind}{i:015d}"
+
+
+def openai_bargein(cut: int, sent: int) -> dict[str, Any]:
+    """OpenAI's barge-in frame cutting response `cut`, stamped with `sent` (monotonic ns)."""
+    return {
+        "type": "input_audio_buffer.speech_started",
+        "event_id": _event_id("S", cut),
+        "audio_start_ms": 0,
+        "item_id": "item_BenchLoadServerUser1",
+        "bench_sent_ns": sent,
+        "bench_cut": cut,
+    }
+
+
+def gemini_bargein(cut: int, sent: int) -> dict[str, Any]:
+    """Gemini's barge-in frame cutting response `cut`, stamped with `sent` (monotonic ns)."""
+    return {"serverContent": {"interrupted": True}, "benchSentNs": sent, "benchCut": cut}
+
+
+def _renumber(message: str, response: int) -> str:
+    """An OpenAI message of response 0 made one of response `response` (same length)."""
+    if response == 0:
+        return message
+    n = f"{response + 1:05d}"
+    return message.replace(_RESPONSE_ID, _RESPONSE_ID[:-5] + n).replace(_ITEM_ID, _ITEM_ID[:-5] + n)
 
 
 def openai_messages() -> dict[str, Any]:
@@ -211,6 +296,37 @@ def openai_messages() -> dict[str, Any]:
         )
         for i in range(_DISTINCT)
     ]
+    cut_response = dict(json.loads(response)["response"])
+    cut_response.update(
+        status="cancelled",
+        status_details={"type": "cancelled", "reason": "turn_detected"},
+        output=[
+            {
+                "id": _ITEM_ID,
+                "type": "message",
+                "object": "realtime.item",
+                "status": "incomplete",
+                "role": "assistant",
+                "content": [{"type": "output_audio", "transcript": ""}],
+            }
+        ],
+    )
+    # Barge-in mode: the end of a cut response (ids swapped per response).
+    cut = [
+        wire(
+            {
+                "type": "response.output_audio.done",
+                "event_id": _event_id("D", 0),
+                "response_id": _RESPONSE_ID,
+                "item_id": _ITEM_ID,
+                "output_index": 0,
+                "content_index": 0,
+            }
+        ),
+        wire({"type": "response.done", "event_id": _event_id("X", 0), "response": cut_response}),
+    ]
+    # The barge-in frame: checked here, built with its stamp at each barge-in.
+    wire(openai_bargein(0, 0))
     committed = wire(
         {
             "type": "input_audio_buffer.committed",
@@ -225,6 +341,7 @@ def openai_messages() -> dict[str, Any]:
         "response": response,
         "deltas": deltas,
         "committed": committed,
+        "cut": cut,
     }
 
 
@@ -256,11 +373,27 @@ def gemini_messages() -> dict[str, Any]:
         )
         for i in range(_DISTINCT)
     ]
+    wire(gemini_bargein(0, 0))
     return {
         "setup_complete": wire({"setupComplete": {}}),
         "deltas": deltas,
         "turn_complete": wire({"serverContent": {"turnComplete": True}}),
     }
+
+
+def _number(pattern: re.Pattern[str], path: str, default: int) -> int:
+    found = pattern.search(path)
+    return default if found is None else int(found.group(1))
+
+
+@attrs.frozen
+class _BargeIn:
+    """Barge-in mode's parameters (see the module's docstring)."""
+
+    every: int
+    burst: int
+    trail: int
+    phase: int
 
 
 class _Server:
@@ -288,13 +421,27 @@ class _Server:
             return
         chunks = int(found.group(1))
         paced = _PACE.search(request.path) is not None
+        bargein = _number(_BARGEIN, request.path, 0)
+        if bargein and not paced:
+            await request.reject(400, body=b"bargein=K needs pace=1")
+            return
+        barge = (
+            _BargeIn(
+                bargein,
+                _number(_BURST, request.path, BURST),
+                _number(_TRAIL, request.path, TRAIL),
+                _number(_PHASE, request.path, 0) % bargein,
+            )
+            if bargein
+            else None
+        )
         ws = await request.accept()
         try:
             with trio.move_on_after(_CONNECTION_LIMIT):
                 if "BidiGenerateContent" in parts.path:
-                    await self._gemini(ws, chunks, paced)
+                    await self._gemini(ws, chunks, paced, barge)
                 else:
-                    await self._openai(ws, chunks, paced)
+                    await self._openai(ws, chunks, paced, barge)
                 # Wait for the client to close.
                 while True:
                     await ws.get_message()
@@ -317,11 +464,13 @@ class _Server:
         markers: tuple[str, ...],
         last: str | bytes,
         stamps: list[tuple[int, int]] | None = None,
+        barge: _BargeIn | None = None,
     ) -> None:
         """Send `chunks` deltas while counting `chunks` client messages with one of `markers`.
 
         With `stamps` (paced), delta i goes out at 20 ms steps from the
-        client's first input chunk, carrying its send time.
+        client's first input chunk, carrying its send time; with `barge`
+        too, a barge-in follows every `barge.every` chunks of a response.
         """
         received = 0
         got_all = trio.Event()
@@ -341,7 +490,11 @@ class _Server:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(count)
             k = len(deltas)
-            if stamps is None:
+            if barge is not None:
+                assert stamps is not None
+                await got_first.wait()
+                await self._barge_in_stream(ws, chunks, deltas, stamps, barge)
+            elif stamps is None:
                 for i in range(chunks):
                     await ws.send_message(deltas[i % k])
             else:
@@ -354,7 +507,54 @@ class _Server:
             await got_all.wait()
         await ws.send_message(last)
 
-    async def _openai(self, ws: WebSocketConnection, chunks: int, paced: bool) -> None:
+    async def _barge_in_stream(
+        self,
+        ws: WebSocketConnection,
+        chunks: int,
+        deltas: list[str] | list[bytes],
+        stamps: list[tuple[int, int]],
+        barge: _BargeIn,
+    ) -> None:
+        """Barge-in mode: paced chunks, and a barge-in after every `barge.every` of a response."""
+        openai = isinstance(deltas[0], str)
+        k = len(deltas)
+        d = 0  # the next distinct delta
+        response = 0  # the response being sent
+
+        async def chunk() -> None:
+            nonlocal d
+            message = deltas[d % k]
+            if openai:
+                assert isinstance(message, str)
+                message = _renumber(message, response)
+            await ws.send_message(_stamp_tagged(message, stamps[d % k][0], response))
+            d += 1
+
+        start = trio.current_time()
+        for i in range(chunks):
+            await trio.sleep_until(start + i * CHUNK_MS / 1000)
+            await chunk()
+            if (i + 1 + barge.phase) % barge.every or i == chunks - 1:
+                continue
+            for _ in range(barge.burst):
+                await chunk()
+            make = openai_bargein if openai else gemini_bargein
+            frame = json.dumps(make(response, time.monotonic_ns()), separators=(",", ":"))
+            await ws.send_message(frame if openai else frame.encode())
+            for _ in range(barge.trail):
+                await chunk()
+            if openai:
+                for message in self.openai["cut"]:
+                    await ws.send_message(_renumber(message, response))
+                response += 1
+                await ws.send_message(_renumber(self.openai["response"], response))
+            else:
+                await ws.send_message(self.gemini["turn_complete"])
+                response += 1
+
+    async def _openai(
+        self, ws: WebSocketConnection, chunks: int, paced: bool, barge: _BargeIn | None
+    ) -> None:
         msgs = self.openai
         await ws.send_message(msgs["created"])
         first = await ws.get_message()
@@ -370,9 +570,12 @@ class _Server:
             ("input_audio_buffer.append",),
             msgs["committed"],
             self.stamps["openai"] if paced else None,
+            barge,
         )
 
-    async def _gemini(self, ws: WebSocketConnection, chunks: int, paced: bool) -> None:
+    async def _gemini(
+        self, ws: WebSocketConnection, chunks: int, paced: bool, barge: _BargeIn | None
+    ) -> None:
         msgs = self.gemini
         first = await ws.get_message()
         if '"setup"' not in (first if isinstance(first, str) else first.decode()):
@@ -388,6 +591,7 @@ class _Server:
             markers,
             msgs["turn_complete"],
             self.stamps["gemini"] if paced else None,
+            barge,
         )
 
 

@@ -30,7 +30,8 @@ import json
 import ssl
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, cast
 
 import attrs
@@ -104,6 +105,15 @@ class _Run:
     bytes_in: int = 0
     latencies: list[int] = attrs.field(factory=list)
     rss_idle_kib: int = 0
+    #: Spread the sessions' first chunks evenly over this many seconds (0: all at once).
+    stagger: float = 0.0
+    released: int = 0
+
+    def offset(self) -> float:
+        """The next session's delay after the start signal (see `stagger`)."""
+        i = self.released
+        self.released += 1
+        return self.stagger * i / self.sessions
 
     def got(self, samples: np.ndarray[Any, Any]) -> None:
         self.latencies.append(time.monotonic_ns() - sent_ns(samples))
@@ -127,6 +137,8 @@ async def _trio_start(run: _Run, go: trio.Event) -> None:
         await trio.sleep(max(0.0, run.start_at - time.time()))
         go.set()
     await go.wait()
+    if run.stagger:
+        await trio.sleep(run.offset())
 
 
 async def _paced_sends(send: Callable[[], Awaitable[None]], chunks: int) -> None:
@@ -136,29 +148,51 @@ async def _paced_sends(send: Callable[[], Awaitable[None]], chunks: int) -> None
         await send()
 
 
-async def _bare_openai(url: str, ctx: ssl.SSLContext | None, run: _Run, go: trio.Event) -> None:
-    pcm = pcm_chunk(OPENAI_INPUT_RATE)
+@asynccontextmanager
+async def bare_session(
+    provider: str, url: str, ctx: ssl.SSLContext | None
+) -> AsyncIterator[tuple[trio_websocket.WebSocketConnection, Callable[[], Awaitable[None]]]]:
+    """The bare loop's connection after the provider's handshake, and its chunk sender."""
+    openai = provider == "openai"
+    pcm = pcm_chunk(OPENAI_INPUT_RATE if openai else GEMINI_INPUT_RATE)
+    header = (b"Authorization", b"Bearer bench") if openai else (b"x-goog-api-key", b"bench")
     async with trio_websocket.open_websocket_url(
         url,
         ssl_context=ctx,
-        extra_headers=[(b"Authorization", b"Bearer bench")],
+        extra_headers=[header],
         message_queue_size=_QUEUE,
         max_message_size=_MAX_MESSAGE,
         receive_buffer_size=None,
         connect_timeout=30,
         disconnect_timeout=10,
     ) as ws:
-        assert orjson.loads(await ws.get_message())["type"] == "session.created"
-        await ws.send_message(orjson.dumps({"type": "session.update"}).decode())
-        while orjson.loads(await ws.get_message())["type"] != "session.updated":
-            pass
+        if openai:
+            assert orjson.loads(await ws.get_message())["type"] == "session.created"
+            await ws.send_message(orjson.dumps({"type": "session.update"}).decode())
+            while orjson.loads(await ws.get_message())["type"] != "session.updated":
+                pass
+
+            async def send() -> None:
+                b64 = base64.b64encode(pcm).decode("ascii")
+                msg = orjson.dumps({"type": "input_audio_buffer.append", "audio": b64})
+                await ws.send_message(msg.decode())
+
+        else:
+            setup = {"setup": {"model": "models/gemini-live"}}
+            await ws.send_message(orjson.dumps(setup).decode())
+            assert "setupComplete" in orjson.loads(await ws.get_message())
+
+            async def send() -> None:
+                b64 = base64.b64encode(pcm).decode("ascii")
+                audio = {"mimeType": "audio/pcm;rate=16000", "data": b64}
+                await ws.send_message(orjson.dumps({"realtimeInput": {"audio": audio}}).decode())
+
+        yield ws, send
+
+
+async def _bare_openai(url: str, ctx: ssl.SSLContext | None, run: _Run, go: trio.Event) -> None:
+    async with bare_session("openai", url, ctx) as (ws, send):
         await _trio_start(run, go)
-
-        async def send() -> None:
-            b64 = base64.b64encode(pcm).decode("ascii")
-            msg = orjson.dumps({"type": "input_audio_buffer.append", "audio": b64})
-            await ws.send_message(msg.decode())
-
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_paced_sends, send, run.chunks)
             while True:
@@ -171,27 +205,8 @@ async def _bare_openai(url: str, ctx: ssl.SSLContext | None, run: _Run, go: trio
 
 
 async def _bare_gemini(url: str, ctx: ssl.SSLContext | None, run: _Run, go: trio.Event) -> None:
-    pcm = pcm_chunk(GEMINI_INPUT_RATE)
-    async with trio_websocket.open_websocket_url(
-        url,
-        ssl_context=ctx,
-        extra_headers=[(b"x-goog-api-key", b"bench")],
-        message_queue_size=_QUEUE,
-        max_message_size=_MAX_MESSAGE,
-        receive_buffer_size=None,
-        connect_timeout=30,
-        disconnect_timeout=10,
-    ) as ws:
-        setup = {"setup": {"model": "models/gemini-live"}}
-        await ws.send_message(orjson.dumps(setup).decode())
-        assert "setupComplete" in orjson.loads(await ws.get_message())
+    async with bare_session("gemini", url, ctx) as (ws, send):
         await _trio_start(run, go)
-
-        async def send() -> None:
-            b64 = base64.b64encode(pcm).decode("ascii")
-            audio = {"mimeType": "audio/pcm;rate=16000", "data": b64}
-            await ws.send_message(orjson.dumps({"realtimeInput": {"audio": audio}}).decode())
-
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_paced_sends, send, run.chunks)
             while True:
@@ -265,6 +280,8 @@ async def _sdk_start(run: _Run, go: asyncio.Event) -> None:
         await asyncio.sleep(max(0.0, run.start_at - time.time()))
         go.set()
     await go.wait()
+    if run.stagger:
+        await asyncio.sleep(run.offset())
 
 
 async def _asyncio_paced(send: Callable[[], Awaitable[None]], chunks: int) -> None:
@@ -408,10 +425,13 @@ def measure_paced(
     ca_file: str | None = None,
     start_at: float | None = None,
     timeout: float = 300.0,
+    stagger: float = 0.0,
 ) -> PacedResult:
     """Measure one paced client in this process (after an unmeasured one-session warm-up).
 
-    Streaming starts at `start_at` (``time.time()``; default: once connected).
+    Streaming starts at `start_at` (``time.time()``; default: once connected);
+    with `stagger`, the sessions' first chunks spread evenly over that many
+    seconds after it (as independent calls would be), instead of all at once.
 
     Raises:
         RuntimeError: a session did not receive all of its audio.
@@ -419,7 +439,7 @@ def measure_paced(
     _run_sessions(client, provider, port, ca_file, _Run(1, 5, 0.0), timeout, [])
     gc.collect()
     rss_base = _current_rss_kib()
-    run = _Run(sessions, chunks, start_at if start_at is not None else 0.0)
+    run = _Run(sessions, chunks, start_at if start_at is not None else 0.0, stagger=stagger)
     clock: list[float] = []
     _run_sessions(client, provider, port, ca_file, run, timeout, clock)
     cpu = time.process_time() - clock[0]
@@ -448,17 +468,28 @@ def measure_paced(
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``python -m benchmarks.paced CLIENT PROVIDER --port P ...``: one worker, JSON out."""
-    parser = argparse.ArgumentParser(description="Measure one paced benchmark client.")
-    parser.add_argument("client", choices=PACED_CLIENTS)
+def worker_parser(
+    description: str, clients: Sequence[str], *, chunks: int
+) -> argparse.ArgumentParser:
+    """A worker's command line: client, provider, the load server's port, sizes, start."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("client", choices=clients)
     parser.add_argument("provider", choices=("openai", "gemini"))
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--sessions", type=int, default=20)
-    parser.add_argument("--chunks", type=int, default=500)
+    parser.add_argument("--chunks", type=int, default=chunks)
     parser.add_argument("--ca-file", help="wss:// trusting this CA (the load server's)")
     parser.add_argument("--start-at", type=float, help="time.time() to start streaming at")
     parser.add_argument("--timeout", type=float, default=300.0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m benchmarks.paced CLIENT PROVIDER --port P ...``: one worker, JSON out."""
+    parser = worker_parser("Measure one paced benchmark client.", PACED_CLIENTS, chunks=500)
+    parser.add_argument(
+        "--stagger", type=float, default=0.0, help="spread the sessions' starts over SECONDS"
+    )
     args = parser.parse_args(argv)
     result = measure_paced(
         args.client,
@@ -469,6 +500,7 @@ def main(argv: list[str] | None = None) -> None:
         ca_file=args.ca_file,
         start_at=args.start_at,
         timeout=args.timeout,
+        stagger=args.stagger,
     )
     json.dump(attrs.asdict(result), sys.stdout)
     sys.stdout.write("\n")
@@ -503,11 +535,12 @@ def _worker_cmd(
     ca_file: str | None,
     start_at: float,
     timeout: float,
+    module: str = "benchmarks.paced",
 ) -> list[str]:
     cmd = [
         sys.executable,
         "-m",
-        "benchmarks.paced",
+        module,
         client,
         provider,
         "--port",
@@ -545,29 +578,41 @@ def run_pair(
     Raises:
         RuntimeError: a worker failed.
     """
+    start_at = time.time() + lead
+    cmds = [
+        _worker_cmd(c, provider, port, sessions, chunks, ca_file, start_at, timeout)
+        for c in clients
+    ]
+    a, b = run_workers(cmds, [f"paced {c}/{provider}" for c in clients], timeout + lead + 60)
+    return PairedRound(PacedResult(**a), PacedResult(**b))
+
+
+def run_workers(
+    cmds: Sequence[list[str]], names: Sequence[str], timeout: float
+) -> list[dict[str, Any]]:
+    """Start worker processes together; return each one's JSON result (its last line out).
+
+    Raises:
+        RuntimeError: a worker failed (the others are killed).
+    """
     import subprocess
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    start_at = time.time() + lead
     procs = [
-        subprocess.Popen(
-            _worker_cmd(c, provider, port, sessions, chunks, ca_file, start_at, timeout),
-            cwd=root,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for c in clients
+        subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for cmd in cmds
     ]
-    results: list[PacedResult] = []
-    for client, proc in zip(clients, procs, strict=True):
-        out, err = proc.communicate(timeout=timeout + lead + 60)
-        if proc.returncode != 0:
-            for other in procs:
-                other.kill()
-            raise RuntimeError(
-                f"paced {client}/{provider} failed (exit {proc.returncode}):\n{err[-3000:]}"
-            )
-        results.append(PacedResult(**json.loads(out.strip().splitlines()[-1])))
-    return PairedRound(results[0], results[1])
+    results: list[dict[str, Any]] = []
+    try:
+        for name, proc in zip(names, procs, strict=True):
+            out, err = proc.communicate(timeout=timeout)
+            if proc.returncode != 0:
+                raise RuntimeError(f"{name} failed (exit {proc.returncode}):\n{err[-3000:]}")
+            results.append(json.loads(out.strip().splitlines()[-1]))
+    except BaseException:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+        raise
+    return results

@@ -16,7 +16,14 @@ import attrs
 
 from .paced import PacedResult, PairedRound, run_pair
 
-__all__ = ["PacedCell", "format_paced", "run_paced", "write_chart", "write_json"]
+__all__ = [
+    "PacedCell",
+    "format_paced",
+    "json_header",
+    "run_paced",
+    "write_chart",
+    "write_json",
+]
 
 
 @attrs.define
@@ -72,6 +79,15 @@ def _loadavg() -> list[float]:
         return list(os.getloadavg())
     except OSError:
         return []
+
+
+def json_header() -> dict[str, Any]:
+    """What every results file starts with: when, the CPU count, the machine's load."""
+    return {
+        "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "cpus": os.cpu_count(),
+        "loadavg_at_end": _loadavg(),
+    }
 
 
 def run_paced(

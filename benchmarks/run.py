@@ -17,9 +17,11 @@ from typing import TextIO
 import attrs
 
 from .clients import CLIENTS, Result
+from .interrupt import format_interrupt, run_interrupt, write_interrupt_json
 from .loadserver import CHUNK_MS, LoadServer
 from .micro import MicroResult, run_micro, run_resampler
 from .report import PacedCell, format_paced, run_paced, write_chart, write_json
+from .sweep import SWEEP_STEPS, format_sweep, run_sweep, write_sweep_json
 
 __all__ = [
     "Measurement",
@@ -29,7 +31,9 @@ __all__ = [
     "parse_args",
     "profile",
     "run",
+    "run_interrupt_section",
     "run_paced_section",
+    "run_sweep_section",
 ]
 
 _ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +62,19 @@ class Options:
     transports: tuple[str, ...] = ("plain", "tls")
     #: Where the paced JSON results and chart go (the docs show them from there).
     out_dir: Path = _ROOT / "docs" / "assets" / "bench"
+    #: The interruption benchmark (paired ours/bare rounds, after the paced one).
+    interrupt: bool = True
+    interrupt_sessions: int = 20
+    interrupt_seconds: float = 6.0
+    interrupt_every: int = 25
+    interrupt_rounds: int = 3
+    interrupt_transports: tuple[str, ...] = ("plain",)
+    #: The latency knee sweep (long: only with ``--sweep``).
+    sweep: bool = False
+    sweep_steps: tuple[int, ...] = SWEEP_STEPS
+    sweep_seconds: float = 6.0
+    #: Sweep sessions' first chunks spread over this many seconds (0: all in phase).
+    sweep_stagger: float = CHUNK_MS / 1000
 
     @property
     def chunks(self) -> int:
@@ -181,6 +198,67 @@ def run_paced_section(opts: Options, out: TextIO = sys.stdout) -> list[PacedCell
     return cells
 
 
+def run_interrupt_section(opts: Options, out: TextIO = sys.stdout) -> None:
+    """The interruption benchmark: table printed, JSON written to ``opts.out_dir``."""
+    chunks = max(1, round(opts.interrupt_seconds * 1000 / CHUNK_MS))
+    every = opts.interrupt_every
+    print(
+        f"interruption: {opts.interrupt_sessions} sessions x {chunks * CHUNK_MS / 1000:g} s, "
+        f"a barge-in every {every} chunks, {opts.interrupt_rounds} round(s)",
+        file=out,
+        flush=True,
+    )
+    cells = run_interrupt(
+        providers=opts.providers,
+        transports=opts.interrupt_transports,
+        sessions=opts.interrupt_sessions,
+        chunks=chunks,
+        every=every,
+        rounds=opts.interrupt_rounds,
+        timeout=opts.timeout,
+        out=out,
+    )
+    print(file=out)
+    print(format_interrupt(cells), file=out, flush=True)
+    if cells:
+        write_interrupt_json(
+            opts.out_dir / "interrupt.json",
+            cells,
+            {"seconds": opts.interrupt_seconds, "every": every, "rounds": opts.interrupt_rounds},
+        )
+        print(f"wrote {opts.out_dir / 'interrupt.json'}", file=out, flush=True)
+
+
+def run_sweep_section(opts: Options, out: TextIO = sys.stdout) -> None:
+    """The latency knee sweep: table printed, JSON written to ``opts.out_dir``."""
+    chunks = max(1, round(opts.sweep_seconds * 1000 / CHUNK_MS))
+    clients = [c for c in ("bare", "ours") if c in opts.clients]
+    print(
+        f"sweep: {', '.join(map(str, opts.sweep_steps))} paced sessions per process, "
+        f"{chunks * CHUNK_MS / 1000:g} s each, one process at a time",
+        file=out,
+        flush=True,
+    )
+    lines = run_sweep(
+        providers=opts.providers,
+        clients=clients,
+        steps=opts.sweep_steps,
+        chunks=chunks,
+        timeout=opts.timeout,
+        stagger=opts.sweep_stagger,
+        out=out,
+    )
+    print(file=out)
+    print(format_sweep(lines), file=out, flush=True)
+    if lines:
+        write_sweep_json(
+            opts.out_dir / "sweep.json",
+            lines,
+            {"seconds": opts.sweep_seconds, "stagger_s": opts.sweep_stagger},
+        )
+        print(f"wrote {opts.out_dir / 'sweep.json'}", file=out, flush=True)
+
+
 def format_resampler() -> str:
     """Resampler throughput: times real time on one core, per conversion."""
     lines = ["Resampler (20 ms chunks, soxr): times real time per core, best of 3"]
@@ -192,10 +270,18 @@ def format_resampler() -> str:
 def run(opts: Options, out: TextIO = sys.stdout) -> tuple[list[Measurement], list[MicroResult]]:
     """Run the benchmarks of `opts`, printing progress and the tables to `out`.
 
-    The paced scenario comes first (the headline), then the flood one.
+    The paced scenario comes first (the headline), then the interruption
+    benchmark, then the flood one. The latency knee sweep runs only when
+    asked for (``opts.sweep``), before everything else.
     """
+    if opts.sweep:
+        run_sweep_section(opts, out)
+        print(file=out)
     if opts.paced:
         run_paced_section(opts, out)
+        print(file=out)
+    if opts.interrupt:
+        run_interrupt_section(opts, out)
         print(file=out)
     if not opts.flood:
         micro = run_micro(number=opts.micro_number) if opts.micro else []
@@ -346,7 +432,49 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--no-paced", action="store_true", help="skip the paced scenario")
     parser.add_argument("--no-flood", action="store_true", help="skip the flood scenario")
     parser.add_argument(
-        "--out", type=Path, help="where paced.json and paced.png go (docs/assets/bench)"
+        "--out",
+        type=Path,
+        help="where paced.json, paced.png, interrupt.json and sweep.json go (docs/assets/bench)",
+    )
+    parser.add_argument(
+        "--interrupt",
+        action="store_true",
+        help="only the interruption benchmark (barge-in latency, stale audio)",
+    )
+    parser.add_argument(
+        "--no-interrupt", action="store_true", help="skip the interruption benchmark"
+    )
+    parser.add_argument(
+        "--interrupt-rounds", type=int, help="interruption benchmark rounds (3; --quick: 1)"
+    )
+    parser.add_argument(
+        "--interrupt-sessions",
+        type=int,
+        help="interruption benchmark sessions per client (20; --quick: 5)",
+    )
+    parser.add_argument(
+        "--interrupt-seconds",
+        type=float,
+        help="interruption benchmark audio per session (6; --quick: 2)",
+    )
+    parser.add_argument(
+        "--interrupt-every", type=int, help="chunks of a response before each barge-in (25)"
+    )
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="only the latency knee: paced sessions per process raised until delivery p99 "
+        "> 20 ms (several minutes)",
+    )
+    parser.add_argument(
+        "--sweep-steps",
+        help=f"sessions per process to try, comma-separated ({','.join(map(str, SWEEP_STEPS))})",
+    )
+    parser.add_argument("--sweep-seconds", type=float, help="paced audio per sweep step (6)")
+    parser.add_argument(
+        "--sweep-in-phase",
+        action="store_true",
+        help="sweep with every session's chunks in the same instant (default: spread over 20 ms)",
     )
     args = parser.parse_args(argv)
     opts = Options(
@@ -359,6 +487,32 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     if args.quick:
         opts.sessions, opts.seconds, opts.repeat, opts.micro_number = 5, 2.0, 1, 2000
         opts.paced_sessions, opts.paced_seconds, opts.rounds = 5, 2.0, 2
+        opts.interrupt_sessions, opts.interrupt_seconds, opts.interrupt_rounds = 5, 2.0, 1
+    if args.interrupt or args.sweep:
+        opts.paced = opts.flood = opts.micro = False
+        opts.interrupt = args.interrupt
+        opts.sweep = args.sweep
+    if args.no_interrupt:
+        opts.interrupt = False
+    if args.interrupt_rounds is not None:
+        opts.interrupt_rounds = args.interrupt_rounds
+    if args.interrupt_sessions is not None:
+        opts.interrupt_sessions = args.interrupt_sessions
+    if args.interrupt_seconds is not None:
+        opts.interrupt_seconds = args.interrupt_seconds
+    if args.interrupt_every is not None:
+        opts.interrupt_every = args.interrupt_every
+    if args.sweep_steps is not None:
+        try:
+            opts.sweep_steps = tuple(int(n) for n in args.sweep_steps.split(","))
+        except ValueError:
+            parser.error(
+                f"--sweep-steps takes integers separated by commas, not {args.sweep_steps!r}"
+            )
+    if args.sweep_seconds is not None:
+        opts.sweep_seconds = args.sweep_seconds
+    if args.sweep_in_phase:
+        opts.sweep_stagger = 0.0
     if args.rounds is not None:
         opts.rounds = args.rounds
     if args.paced_sessions is not None:
@@ -366,7 +520,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     if args.paced_seconds is not None:
         opts.paced_seconds = args.paced_seconds
     if args.transport:
-        opts.transports = tuple(args.transport)
+        opts.transports = opts.interrupt_transports = tuple(args.transport)
     if args.out is not None:
         opts.out_dir = args.out
     if args.sessions is not None:
@@ -391,6 +545,15 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         parser.error("--sessions, --seconds and --repeat must be positive")
     if opts.paced_sessions < 1 or opts.paced_seconds <= 0 or opts.rounds < 1:
         parser.error("--paced-sessions, --paced-seconds and --rounds must be positive")
+    if (
+        opts.interrupt_rounds < 1
+        or opts.interrupt_every < 1
+        or opts.interrupt_sessions < 1
+        or opts.interrupt_seconds <= 0
+    ):
+        parser.error("--interrupt-rounds, -every, -sessions and -seconds must be positive")
+    if not opts.sweep_steps or min(opts.sweep_steps) < 1 or opts.sweep_seconds <= 0:
+        parser.error("--sweep-steps and --sweep-seconds must be positive")
     return opts
 
 

@@ -272,6 +272,7 @@ def test_driver_runs_workers_and_alternates_order() -> None:
         micro_number=10,
         timeout=60,
         paced=False,
+        interrupt=False,
     )
     measurements, micro = run(opts, out)
     assert [(m.client, m.provider, len(m.runs)) for m in measurements] == [
