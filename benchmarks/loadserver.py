@@ -30,7 +30,8 @@ client's first input chunk, then sends delta i at ``start + i * 20 ms`` on a
 deadline timer, like a service speaking in real time. Each paced delta
 carries the server's send time: the first 8 bytes of its PCM are replaced by
 ``time.monotonic_ns()`` (little-endian int64, a clock every process on the
-machine shares), which `sent_ns` reads back from the received samples, so a
+machine shares), taken right before the bytes go to the socket (after the
+connection's write lock, so the server's own scheduling is not counted), which `sent_ns` reads back from the received samples, so a
 client can measure delivery latency without trusting its own pacing.
 
 Barge-in mode (``bargein=K`` beside ``pace=1``): after paced chunk i
@@ -79,6 +80,7 @@ import argparse
 import base64
 import json
 import math
+import os
 import re
 import selectors
 import ssl
@@ -87,6 +89,7 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -97,6 +100,7 @@ import attrs
 import numpy as np
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, serve_websocket
+from wsproto.events import BytesMessage, TextMessage
 
 from trio_realtime.gemini.codec import decode_server_message
 from trio_realtime.openai import messages as m
@@ -188,6 +192,31 @@ def _stamp_tagged(message: str | bytes, offset: int, response: int) -> str | byt
     return message[:offset] + b64.decode() + message[offset + _TAG_CHARS :]
 
 
+async def _send_stamped(ws: WebSocketConnection, make: Callable[[], str | bytes]) -> None:
+    """Send the message `make` builds (stamping it), built once the write lock is held.
+
+    trio-websocket's ``send_message`` frames the message and then takes the
+    connection's write lock, which is a scheduling point: with many
+    connections the task waits there behind every other ready task, and a
+    stamp taken before it would count that wait, the server's, as delivery
+    latency. Here the stamp, the framing and the socket write follow one
+    another with no scheduling point in between. This uses trio-websocket's
+    private attributes (0.12, the version pyproject pins).
+
+    Raises:
+        ConnectionClosed: the connection is gone.
+    """
+    async with ws._stream_lock:
+        message = make()
+        event = TextMessage(message) if isinstance(message, str) else BytesMessage(message)
+        data = ws._wsproto.send(event)
+        try:
+            await ws._stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            await ws._abort_web_socket()
+            raise ConnectionClosed(ws._close_reason) from None
+
+
 def _event_id(kind: str, i: int) -> str:
     return f"event_{kind}{i:015d}"
 
@@ -207,6 +236,13 @@ def openai_bargein(cut: int, sent: int) -> dict[str, Any]:
 def gemini_bargein(cut: int, sent: int) -> dict[str, Any]:
     """Gemini's barge-in frame cutting response `cut`, stamped with `sent` (monotonic ns)."""
     return {"serverContent": {"interrupted": True}, "benchSentNs": sent, "benchCut": cut}
+
+
+def _bargein_frame(openai: bool, cut: int) -> str | bytes:
+    """The barge-in frame cutting response `cut`, stamped now, as the provider sends it."""
+    make = openai_bargein if openai else gemini_bargein
+    frame = json.dumps(make(cut, time.monotonic_ns()), separators=(",", ":"))
+    return frame if openai else frame.encode()
 
 
 def _renumber(message: str, response: int) -> str:
@@ -503,7 +539,7 @@ class _Server:
                 for i in range(chunks):
                     await trio.sleep_until(start + i * CHUNK_MS / 1000)
                     offset, pcm_byte = stamps[i % k]
-                    await ws.send_message(_stamp(deltas[i % k], offset, pcm_byte))
+                    await _send_stamped(ws, partial(_stamp, deltas[i % k], offset, pcm_byte))
             await got_all.wait()
         await ws.send_message(last)
 
@@ -527,7 +563,7 @@ class _Server:
             if openai:
                 assert isinstance(message, str)
                 message = _renumber(message, response)
-            await ws.send_message(_stamp_tagged(message, stamps[d % k][0], response))
+            await _send_stamped(ws, partial(_stamp_tagged, message, stamps[d % k][0], response))
             d += 1
 
         start = trio.current_time()
@@ -538,9 +574,7 @@ class _Server:
                 continue
             for _ in range(barge.burst):
                 await chunk()
-            make = openai_bargein if openai else gemini_bargein
-            frame = json.dumps(make(response, time.monotonic_ns()), separators=(",", ":"))
-            await ws.send_message(frame if openai else frame.encode())
+            await _send_stamped(ws, partial(_bargein_frame, openai, response))
             for _ in range(barge.trail):
                 await chunk()
             if openai:
@@ -661,6 +695,17 @@ class LoadServer:
         #: The ``wss://`` port when `tls_ca` was given (clients trust that CA file).
         self.tls_port = 0
         self._proc: subprocess.Popen[bytes] | None = None
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used so far (Linux ``/proc``; 0.0 elsewhere)."""
+        if self._proc is None:
+            return 0.0
+        try:
+            fields = Path(f"/proc/{self._proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        # utime and stime: fields 14 and 15 of stat, counted from the state (field 3).
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def url(self, path: str, chunks: int, **query: str) -> str:
         """A ``ws://`` URL of this server asking for `chunks` chunks each way."""

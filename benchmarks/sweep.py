@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -50,6 +51,9 @@ class SweepLine:
     provider: str
     limit_ms: float
     steps: list[PacedResult] = attrs.field(factory=list)
+    #: Per step: cores the load server used meanwhile (its CPU time over the
+    #: step's wall time, handshakes and warm-up included; 0 where unknown).
+    server_cores: list[float] = attrs.field(factory=list)
 
     @property
     def knee(self) -> PacedResult | None:
@@ -109,12 +113,17 @@ def run_sweep(
             for client in clients:
                 line = SweepLine(client, provider, limit_ms)
                 for n in sorted(steps):
+                    cpu, wall = server.cpu_seconds(), time.perf_counter()
                     result = _one(client, provider, server.port, n, chunks, timeout, stagger)
                     line.steps.append(result)
+                    line.server_cores.append(
+                        (server.cpu_seconds() - cpu) / (time.perf_counter() - wall)
+                    )
                     print(
                         f"  sweep {provider:6} {client:4} {n:4} sessions: p50 "
                         f"{result.latency_p50_ms:6.2f} p99 {result.latency_p99_ms:7.2f} ms, "
-                        f"{result.cpu_ms_per_session_second:5.2f} ms CPU/session-s",
+                        f"{result.cpu_ms_per_session_second:5.2f} ms CPU/session-s, "
+                        f"server {line.server_cores[-1]:.2f} core",
                         file=out,
                         flush=True,
                     )
@@ -132,7 +141,7 @@ def format_sweep(lines: Sequence[SweepLine]) -> str:
     seconds = lines[0].steps[0].chunks * 0.02 if lines[0].steps else 0
     out = [
         f"Latency knee: paced sessions in one client process (alone, ws://, {seconds:g} s each), "
-        f"raised until delivery p99 > {limit:g} ms",
+        f"raised until delivery p99 > {limit:g} ms; steps: sessions: p99 ms (load server's cores)",
         f"{'provider':8} {'client':6} {'knee':>6} {'p99 ms':>7} {'CPU sess/core':>13}  steps",
     ]
     for line in lines:
@@ -147,7 +156,11 @@ def format_sweep(lines: Sequence[SweepLine]) -> str:
                 f"{line.provider:8} {line.client:6} {mark + str(knee.sessions):>6} "
                 f"{knee.latency_p99_ms:7.2f} {per_core:13.0f}"
             )
-        steps = ", ".join(f"{r.sessions}: {r.latency_p99_ms:.1f}" for r in line.steps)
+        cores = [f" ({c:.2f})" for c in line.server_cores] or [""] * len(line.steps)
+        steps = ", ".join(
+            f"{r.sessions}: {r.latency_p99_ms:.1f}{c}"
+            for r, c in zip(line.steps, cores, strict=True)
+        )
         out.append(f"{head}  {steps}")
     return "\n".join(out)
 
@@ -168,6 +181,7 @@ def write_sweep_json(path: Path, lines: Sequence[SweepLine], extra: dict[str, An
                     1000.0 / line.knee.cpu_ms_per_session_second if line.knee else None
                 ),
                 "steps": [attrs.asdict(r) for r in line.steps],
+                "server_cores": line.server_cores,
             }
             for line in lines
         ],

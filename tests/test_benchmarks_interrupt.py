@@ -288,6 +288,10 @@ def test_sweep_runs_workers_and_stops_past_the_limit(tmp_path: Path) -> None:
         ("ours", [1, 2]),
     ]
     assert all(r.chunks_in == r.sessions * 5 for x in lines for r in x.steps)
+    # The load server's CPU share during each step, beside it.
+    assert all(len(x.server_cores) == len(x.steps) for x in lines)
+    assert all(c >= 0 for x in lines for c in x.server_cores)
+    assert "(" in format_sweep(lines).splitlines()[2]
     # A limit nothing meets: each client stops after its first step.
     stopped = run_sweep(providers=["openai"], clients=["ours"], steps=(1, 2), chunks=5,
                         limit_ms=0.0, timeout=60, out=out)  # fmt: skip
