@@ -32,6 +32,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, cast
 
 import attrs
@@ -569,11 +570,14 @@ def run_pair(
     ca_file: str | None = None,
     timeout: float = 300.0,
     lead: float = 8.0,
+    trees: tuple[Path, Path] | None = None,
 ) -> PairedRound:
     """Start two worker processes together; both stream from the same instant.
 
     `lead` seconds leave room for imports, the warm-up session and the
-    handshakes before the shared start time.
+    handshakes before the shared start time. `trees` runs each worker in its
+    own directory, so that it imports the ``trio_realtime`` found there
+    (`benchmarks.compare`); by default both run in this checkout.
 
     Raises:
         RuntimeError: a worker failed.
@@ -583,25 +587,32 @@ def run_pair(
         _worker_cmd(c, provider, port, sessions, chunks, ca_file, start_at, timeout)
         for c in clients
     ]
-    a, b = run_workers(cmds, [f"paced {c}/{provider}" for c in clients], timeout + lead + 60)
+    a, b = run_workers(
+        cmds, [f"paced {c}/{provider}" for c in clients], timeout + lead + 60, cwds=trees
+    )
     return PairedRound(PacedResult(**a), PacedResult(**b))
 
 
 def run_workers(
-    cmds: Sequence[list[str]], names: Sequence[str], timeout: float
+    cmds: Sequence[list[str]],
+    names: Sequence[str],
+    timeout: float,
+    *,
+    cwds: Sequence[Path] | None = None,
 ) -> list[dict[str, Any]]:
     """Start worker processes together; return each one's JSON result (its last line out).
+
+    Each runs in this checkout, or in the matching directory of `cwds`.
 
     Raises:
         RuntimeError: a worker failed (the others are killed).
     """
     import subprocess
-    from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
     procs = [
-        subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for cmd in cmds
+        subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for cmd, cwd in zip(cmds, cwds or [root] * len(cmds), strict=True)
     ]
     results: list[dict[str, Any]] = []
     try:

@@ -413,3 +413,105 @@ def test_resampler_throughput_covers_the_voice_conversions() -> None:
     ]
     assert all(r.x_real_time > 0 for r in results)
     assert format_resampler().startswith("Resampler (20 ms chunks, soxr)")
+
+
+def _in_git_checkout() -> bool:
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None:
+        return False
+    done = subprocess.run(
+        ["git", "rev-parse", "--is-inside-work-tree"],
+        cwd=Path(__file__).parent,
+        capture_output=True,
+        text=True,
+    )
+    return done.returncode == 0 and done.stdout.strip() == "true"
+
+
+needs_git = pytest.mark.skipif(not _in_git_checkout(), reason="needs a git checkout")
+
+
+@needs_git
+def test_compare_exports_a_revision_that_a_worker_started_there_imports(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from benchmarks.compare import ROOT, export_tree
+
+    tree = export_tree("HEAD", tmp_path / "head")
+    assert (tree / "trio_realtime" / "__init__.py").is_file()
+    assert (tree / "benchmarks").resolve() == ROOT / "benchmarks"
+    # The worker imports the exported copy, not the installed (editable) one:
+    # what `compare` measures is the revision asked for.
+    where = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import trio_realtime, benchmarks.paced; print(trio_realtime.__file__)",
+        ],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.strip()
+    assert Path(where).resolve() == (tree / "trio_realtime" / "__init__.py").resolve()
+    assert export_tree(".", tmp_path / "unused") == ROOT
+    with pytest.raises(subprocess.CalledProcessError):
+        export_tree("no-such-revision-here", tmp_path / "bad")
+
+
+def test_compare_ratios_are_new_over_old_whichever_worker_started_first() -> None:
+    from benchmarks.compare import Comparison
+    from benchmarks.paced import PacedResult, PairedRound
+
+    def result(cpu: float) -> PacedResult:
+        return PacedResult(
+            client="ours",
+            provider="openai",
+            tls=False,
+            sessions=1,
+            chunks=1,
+            cpu_s=cpu,
+            wall_s=1.0,
+            chunks_in=1,
+            bytes_in=960,
+            latency_p50_ms=1.0,
+            latency_p99_ms=1.0,
+            latency_max_ms=1.0,
+            rss_base_kib=0,
+            rss_idle_kib=0,
+            rss_active_kib=0,
+        )
+
+    cell = Comparison("openai", "plain")
+    # Round 1: a = new (0.9 s), b = old (1.0 s); round 2: a = old (2.0 s), b = new (1.0 s).
+    cell.rounds += [PairedRound(result(0.9), result(1.0)), PairedRound(result(2.0), result(1.0))]
+    cell.a_is_new += [True, False]
+    assert cell.ratios == pytest.approx([0.9, 0.5])
+    assert cell.summary() == pytest.approx({"median": 0.7, "min": 0.5, "max": 0.9, "mean": 0.7})
+
+
+@pytest.mark.slow
+@needs_git
+def test_compare_runs_paired_rounds_of_two_revisions(tmp_path: Path) -> None:
+    from benchmarks.compare import compare, export_tree
+
+    out = io.StringIO()
+    cells = compare(
+        export_tree("HEAD", tmp_path / "old"),
+        export_tree(".", tmp_path / "new"),
+        providers=["gemini"],
+        transports=["plain"],
+        sessions=2,
+        chunks=10,
+        rounds=2,
+        timeout=60,
+        lead=3.0,
+        out=out,
+    )
+    assert [(c.provider, len(c.rounds)) for c in cells] == [("gemini", 2)]
+    assert all(r.a.chunks_in == r.b.chunks_in == 20 for r in cells[0].rounds)
+    assert out.getvalue().count("new/old") == 2
