@@ -306,6 +306,11 @@ def test_audio_turn_with_vad() -> None:
     assert len(events) == 1
     assert isinstance(events[0], AudioOut)
     assert events[0].frame == AudioFrame(PCM_B, 24000)
+    # The hot path keeps the parsed dict as raw, its audio decoded: a buffered
+    # chunk holds one copy of its audio (the frame's buffer), not the base64 too.
+    blob = events[0].raw["serverContent"]["modelTurn"]["parts"][0]["inlineData"]
+    assert blob["data"] == PCM_B.astype("<i2").tobytes()
+    assert np.shares_memory(events[0].frame.samples, np.frombuffer(blob["data"], dtype="<i2"))
     events = proto.receive(frame({"serverContent": {"outputTranscription": {"text": "there"}}}))
     assert events == [Transcript(role="assistant", text="there", final=False, response_id="turn-1")]
     assert proto.receive(frame({"serverContent": {"generationComplete": True}})) == []

@@ -324,10 +324,10 @@ class ConnectionOptions:
             slow consumer; past it the oldest audio is dropped, as for
             `max_queue`. The default, 2 MiB, holds about 44 s of 24 kHz
             audio. Cost: a buffered chunk holds its PCM plus the wire message
-            kept in its ``raw`` (OpenAI: the decoded bytes, shared with the
-            frame; Gemini: the base64 text too), so the audio a stalled
-            application leaves buffered takes at most about 2.5 times this
-            per session.
+            kept in its ``raw`` (whose audio field is the decoded bytes,
+            shared with the frame), so the audio a stalled application leaves
+            buffered takes at most about 2.5 times this per session (with
+            the allocator's slack).
         ssl_context: TLS settings for ``wss://`` URLs; `None` verifies certificates
             against the system's trust store. Pass one that trusts a private CA
             (the fake server's with ``tls=True``, a corporate proxy's).

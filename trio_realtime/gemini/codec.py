@@ -271,14 +271,18 @@ def encode_server_message(msg: ServerMessageType) -> str:
     return encode_json(converter.unstructure(msg))
 
 
-def audio_parts(value: dict[str, Any]) -> tuple[str | NotGiven, list[tuple[str, bytes]]] | None:
+def audio_parts(
+    value: dict[str, Any], *, keep_decoded: bool = False
+) -> tuple[str | NotGiven, list[tuple[str, bytes]]] | None:
     """The role and ``(mimeType, data)`` pairs of an audio-only model-turn frame.
 
     Matches exactly ``{"serverContent": {"modelTurn": {"parts": [{"inlineData":
     {"mimeType": str, "data": str}}, …], "role"?: str}}}`` with standard
     base64 (decoded once, here); anything else returns `None` and takes the
     converter's path, which gives the same result. This is the receive hot
-    path: one such frame per audio chunk.
+    path: one such frame per audio chunk. With `keep_decoded`, each part's
+    ``data`` in `value` is replaced by its decoded bytes, so that a caller
+    keeping `value` holds one copy of the audio, not the base64 text too.
     """
     if len(value) != 1:
         return None
@@ -306,9 +310,13 @@ def audio_parts(value: dict[str, Any]) -> tuple[str | NotGiven, list[tuple[str, 
         if type(mime) is not str or type(text) is not str:
             return None
         try:
-            out.append((mime, binascii.a2b_base64(text, strict_mode=True)))
+            audio = binascii.a2b_base64(text, strict_mode=True)
         except binascii.Error:
             return None
+        out.append((mime, audio))
+    if keep_decoded:
+        for part, (_mime, audio) in zip(parts, out, strict=True):
+            part["inlineData"]["data"] = audio
     return role, out
 
 

@@ -242,6 +242,11 @@ class GeminiProtocol(RealtimeProtocol):
         """Number of interruptions so far (stamped on every `AudioOut`)."""
         return self._generation
 
+    def shift_generation(self, by: int) -> bool:
+        """Count `generation` on from `by` more (see `RealtimeProtocol.shift_generation`)."""
+        self._generation += by
+        return True
+
     @property
     def resumption_handle(self) -> str | None:
         """The latest resumable handle (or the one this connection started with)."""
@@ -308,7 +313,7 @@ class GeminiProtocol(RealtimeProtocol):
         if self._state != "idle":
             # The hot path: an audio chunk of the turn in progress (or of one
             # being dropped), without building the five message objects.
-            found = audio_parts(value)
+            found = audio_parts(value, keep_decoded=True)
             if found is not None:
                 return self._fast_audio(value, found[1]) if self._state == "active" else []
         msg = decode_server_value(value)
