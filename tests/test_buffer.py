@@ -143,6 +143,35 @@ def test_purge_drops_stale_audio_now_and_at_delivery() -> None:
     assert buffer.statistics().stale_audio_dropped == 4
 
 
+async def test_a_chunk_put_into_the_empty_buffer_is_still_the_oldest_to_drop() -> None:
+    """At real-time pace each chunk arrives to an empty buffer and travels alone;
+    the overflow policy still drops it first, and order holds around it."""
+    buffer = EventBuffer(max_events=2, max_bytes=10**6)
+    with trio.fail_after(5):
+        buffer.put(audio(0))
+        assert label(await buffer.get()) == "a0"
+        buffer.put(audio(1))  # alone again
+        buffer.put(audio(2))
+        buffer.put(audio(3))  # 3 > 2: a1 goes first
+        stats = buffer.statistics()
+        assert (stats.events_buffered, stats.overflow_audio_dropped) == (2, 1)
+        assert stats.bytes_buffered == 2 * SAMPLES * 2
+        buffer.put(TextOut("kept"))  # 3 > 2: a2 goes
+        buffer.put(audio(4))  # 3 > 2: a3 goes
+        assert [label(await buffer.get()) for _ in range(2)] == ["x:kept", "a4"]
+        stats = buffer.statistics()
+        assert (stats.events_buffered, stats.bytes_buffered) == (0, 0)
+        assert stats.overflow_audio_dropped == 3
+        # Dropped while the reader was away, then everything dropped: the
+        # next chunks still come out in order.
+        buffer.put(audio(5))
+        buffer.put(audio(6))
+        buffer.put(audio(7))  # a5 goes
+        buffer.put(audio(8))  # a6 goes
+        assert [label(await buffer.get()) for _ in range(2)] == ["a7", "a8"]
+        assert buffer.statistics().events_buffered == 0
+
+
 async def test_a_waiting_reader_is_woken_and_a_cancelled_wait_loses_nothing() -> None:
     buffer = EventBuffer(max_events=100, max_bytes=10**6)
     with trio.move_on_after(0.01):

@@ -29,6 +29,7 @@ class GatedConnection:
 
     def __init__(self) -> None:
         self.sent: list[str] = []
+        self.senders: list[str] = []
         self.gate = trio.Event()
         self.in_flight = trio.Event()
         self.closed_with: int | None = None
@@ -38,6 +39,12 @@ class GatedConnection:
         await self.gate.wait()
         assert isinstance(message, str)
         self.sent.append(message)
+        self.senders.append(trio.lowlevel.current_task().name)
+
+    async def send_whole(self, message: str | bytes) -> None:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        with trio.CancelScope(shield=True):
+            await self.send(message)
 
     async def aclose(self, code: int = 1000, reason: str = "") -> None:
         self.closed_with = code
@@ -68,6 +75,41 @@ async def test_control_messages_overtake_queued_audio() -> None:
     ]
     assert kinds == ["audio_in0", "text", "audio_in1", "audio_in2", "audio_in3", "audio_in4"]
     assert conn.closed_with == 1000
+
+
+async def test_an_idle_writer_lets_send_audio_write_the_chunk_from_the_callers_task() -> None:
+    """At real-time pace nothing is queued: the caller writes its chunk itself
+    (no hand-over per chunk); once anything is queued, audio queues behind it."""
+    conn = GatedConnection()
+    conn.gate.set()
+    me = trio.lowlevel.current_task().name
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            session = RealtimeSession(
+                ToyConfig("ws://unused"), ToyProtocol(), nursery, max_queue=100
+            )
+            session._conn = conn  # type: ignore[assignment]
+            nursery.start_soon(session._writer, name="writer")
+            await trio.testing.wait_all_tasks_blocked()  # the writer waits, idle
+            for seq in range(3):
+                await session.send_audio(AudioFrame(np.full(RATE // 50, seq, dtype=np.int16), RATE))
+            assert conn.senders == [me, me, me]
+            # A command is queued for the writer: the chunk right behind it
+            # queues too, so it cannot overtake the command.
+            session._queue_control(['{"type": "text", "text": "first"}'])
+            await session.send_audio(AudioFrame(np.full(RATE // 50, 3, dtype=np.int16), RATE))
+            await trio.testing.wait_all_tasks_blocked()
+            assert conn.senders[3:] == ["writer", "writer"]
+            # The writer is idle again: the next chunk is the caller's own.
+            await session.send_audio(AudioFrame(np.full(RATE // 50, 4, dtype=np.int16), RATE))
+            assert conn.senders[5:] == [me]
+            assert session.statistics().audio_chunks_sent == 5
+            await session.aclose()
+    kinds = [
+        json.loads(m)["type"] + (str(json.loads(m).get("first", "")) if "audio" in m else "")
+        for m in conn.sent
+    ]
+    assert kinds == ["audio_in0", "audio_in1", "audio_in2", "text", "audio_in3", "audio_in4"]
 
 
 async def test_a_lost_connection_ends_the_session_one_way() -> None:

@@ -876,6 +876,112 @@ async def test_send_while_the_peer_is_closing_is_connection_lost(
     assert "closed the connection with code 4002: going away" in str(info.value)
 
 
+@asynccontextmanager
+async def slow_reading_peer(
+    bytes_per_read: int | None, got: list[str]
+) -> AsyncIterator[trio.abc.Stream]:
+    """A peer over a lockstep stream (a write waits until the peer reads it all)
+    that accepts, then reads `bytes_per_read` bytes every 0.1 s (`None`: never
+    again), collecting whole text messages into `got` and answering a close."""
+    client, server = trio.testing.lockstep_stream_pair()
+    peer = RawPeer(server)
+
+    async def script() -> None:
+        await peer.accept()
+        if bytes_per_read is None:
+            await trio.sleep_forever()
+        parts: list[str] = []
+        while True:
+            data = await server.receive_some(bytes_per_read)
+            if not data:
+                return
+            peer.ws.receive_data(bytes(data))
+            for event in peer.ws.events():
+                if isinstance(event, wse.TextMessage):
+                    parts.append(event.data)
+                    if event.message_finished:
+                        got.append("".join(parts))
+                        parts = []
+                elif isinstance(event, wse.CloseConnection):
+                    await peer.send(event.response())
+                    await server.aclose()
+                    return
+            await trio.sleep(0.1)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(script)
+        yield client
+        nursery.cancel_scope.cancel()
+
+
+async def test_send_whole_finishes_a_started_frame_when_cancelled(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A cancel mid-frame lets the frame finish: the peer gets it whole, then the next."""
+    got: list[str] = []
+    big = "x" * 2000  # at 64 bytes per 0.1 s, about 3 s to write
+    with trio.fail_after(100):
+        async with slow_reading_peer(64, got) as stream:
+            with no_leaked_tasks():
+                async with _wrap_stream(
+                    stream, "ws://fake.test/x", ping_interval=None, close_timeout=60
+                ) as conn:
+                    start = trio.current_time()
+                    with trio.move_on_after(0.5) as scope:
+                        await conn.send_whole(big)
+                    # The cancel came mid-frame: the write went on to the end,
+                    # and the cancellation takes effect at the next checkpoint.
+                    assert scope.cancel_called
+                    assert trio.current_time() - start > 2
+                    await conn.send("after")
+                    assert open_state(conn) == (False, None, None)
+    assert got == [big, "after"]
+    assert conn.close_code == 1000
+
+
+async def test_send_whole_cancelled_before_it_starts_sends_nothing(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    got: list[str] = []
+    with trio.fail_after(100):
+        async with slow_reading_peer(4096, got) as stream:
+            async with _wrap_stream(stream, "ws://fake.test/x", ping_interval=None) as conn:
+                with trio.CancelScope() as scope:
+                    scope.cancel()
+                    await conn.send_whole("never")
+                assert scope.cancelled_caught
+                await conn.send("after")
+    assert got == ["after"]
+
+
+async def test_send_whole_that_stalls_past_close_timeout_fails_the_connection(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A peer that stops reading: the write gives up after close_timeout, the
+    connection is lost (1006) and dropped without a close frame behind the
+    partial one."""
+    got: list[str] = []
+    with trio.fail_after(100):
+        async with slow_reading_peer(None, got) as stream:
+            with no_leaked_tasks():
+                async with _wrap_stream(
+                    stream, "ws://fake.test/x", ping_interval=None, close_timeout=2
+                ) as conn:
+                    start = trio.current_time()
+                    with pytest.raises(ConnectionLost) as info:
+                        await conn.send_whole("x" * 2000)
+                    assert trio.current_time() - start == pytest.approx(2)
+                    assert conn.closed
+                    with pytest.raises(ConnectionLost, match="stalled"):
+                        await conn.send("after")
+                # Leaving does not wait a second close_timeout: the socket is gone.
+                assert trio.current_time() - start == pytest.approx(2)
+    assert info.value.code == 1006
+    assert "stalled for 2 s (close_timeout)" in str(info.value)
+    assert conn.failure is info.value
+    assert conn.close_code == 1006
+
+
 async def test_send_when_wsproto_is_remote_closing_is_connection_lost() -> None:
     # trio-websocket #175: wsproto has seen the close but trio-websocket has
     # not recorded it yet, so send_message() reaches wsproto, which raises

@@ -25,9 +25,14 @@ How it sits on the channel: a memory channel cannot drop from its middle, so
 consecutive droppable events travel together in one `_Run` (a deque) that
 takes a single slot of the channel; dropping pops from the oldest run, and a
 run emptied that way leaves a small shell that the reader skips. Non-droppable
-events travel in the channel as themselves. The memory a stopped reader
-leaves is therefore bounded: at most ``max_bytes`` of audio, ``max_events``
-droppable events, twice ``max_events`` other events, and one shell per run.
+events travel in the channel as themselves. So does a droppable event put
+into an empty buffer (the usual case at real-time pace, where the
+application waits for every chunk: no run is built for it); it is the oldest
+event buffered until `get` takes it, so the overflow drops it first, by
+marking it for `get` to skip. The memory a stopped reader leaves is
+therefore bounded: at most ``max_bytes`` of audio, ``max_events`` droppable
+events, twice ``max_events`` other events, and one shell per run or skipped
+event.
 
 Interruption: `purge_stale` removes buffered audio of older generations at
 once (the memory goes back at the interruption), and `get` drops any stale
@@ -133,12 +138,17 @@ class EventBuffer:
         self._current: _Run | None = None
         self._count = 0
         self._bytes = 0
+        #: A droppable event sent as itself into the empty buffer, not read yet.
+        self._loose: Event | None = None
+        #: Loose events dropped while in the channel: `get` skips them.
+        self._skip: list[Event] = []
         #: Audio of another generation is stale (`purge_stale` moves it on).
         self.generation = 0
         self._getting = False
         self._unyielded = 0
         self._closed = False
-        self._overfull = False
+        #: Whether more than twice ``max_events`` events that cannot be dropped wait.
+        self.overfull = False
         self._stale = 0
         self._dropped_audio = 0
         self._dropped_partials = 0
@@ -158,13 +168,19 @@ class EventBuffer:
         if kind is AudioOut or (kind is Transcript and not event.final):  # type: ignore[attr-defined]
             if kind is AudioOut:
                 self._bytes += event.frame.samples.nbytes  # type: ignore[attr-defined]
-            tail = self._tail
-            if tail is not None:
-                tail.events.append(event)
+            if self._count == 1 and not self._skip:
+                # The buffer was empty: no run for one event (see the module doc).
+                self._loose = event
+                self._tail = None
+                self._send.send_nowait(event)
             else:
-                tail = self._tail = _Run(event)
-                self._runs.append(tail)
-                self._send.send_nowait(tail)
+                tail = self._tail
+                if tail is not None:
+                    tail.events.append(event)
+                else:
+                    tail = self._tail = _Run(event)
+                    self._runs.append(tail)
+                    self._send.send_nowait(tail)
         else:
             self._tail = None
             self._send.send_nowait(event)
@@ -174,6 +190,10 @@ class EventBuffer:
     def purge_stale(self, generation: int) -> None:
         """Make `generation` current and drop the buffered audio of the others now."""
         self.generation = generation
+        loose = self._loose
+        if type(loose) is AudioOut and loose.generation != generation:
+            self._stale += 1
+            self._drop_loose(loose)
         for run in self._runs:
             events = run.events
             if any(type(e) is AudioOut and e.generation != generation for e in events):
@@ -185,9 +205,25 @@ class EventBuffer:
                 events.clear()
                 events.extend(kept)
 
+    def _drop_loose(self, loose: Event) -> None:
+        """Count the loose event out; `get` skips it when it comes out of the channel."""
+        self._loose = None
+        self._skip.append(loose)
+        self._count -= 1
+        self._bytes -= _nbytes(loose)
+
     def _overflow(self) -> None:
         runs = self._runs
         dropped_before = self._dropped_audio + self._dropped_partials
+        loose = self._loose
+        if loose is not None:  # the oldest event buffered: it goes first
+            size = _nbytes(loose)
+            self._drop_loose(loose)
+            if size:
+                self._dropped_audio += 1
+                self._dropped_bytes += size
+            else:
+                self._dropped_partials += 1
         while (self._count > self._max_events or self._bytes > self._max_bytes) and runs:
             run = runs[0]
             if not run.events:
@@ -215,12 +251,7 @@ class EventBuffer:
                 self._max_bytes,
             )
         if self._count > 2 * self._max_events:
-            self._overfull = True
-
-    @property
-    def overfull(self) -> bool:
-        """Whether more than twice ``max_events`` events that cannot be dropped wait."""
-        return self._overfull
+            self.overfull = True
 
     def close(self) -> None:
         """End the stream: `get` returns what is buffered, then raises `trio.EndOfChannel`.
@@ -259,11 +290,12 @@ class EventBuffer:
                     return event
                 self._unyielded = 0
                 item = await self._receive.receive()
-                if type(item) is _Run:
+                if isinstance(item, _Run):
                     self._current = item
-                else:
-                    self._count -= 1
-                    return item  # type: ignore[return-value]
+                    continue
+                taken = self._took(item)
+                if taken is not None:
+                    return taken
         finally:
             self._getting = False
 
@@ -289,15 +321,33 @@ class EventBuffer:
                     self._runs.popleft()  # the oldest live run is the one being read
                     if self._tail is run:
                         self._tail = None
+            if not self._count and not self._skip:
+                return None  # nothing buffered but, perhaps, empty shells: `get` skips them
             try:
                 item = self._receive.receive_nowait()
             except (trio.WouldBlock, trio.EndOfChannel):
                 return None
-            if type(item) is _Run:
+            if isinstance(item, _Run):
                 self._current = item
                 continue
-            self._count -= 1
-            return item  # type: ignore[return-value]
+            taken = self._took(item)
+            if taken is not None:
+                return taken
+
+    def _took(self, event: Event) -> Event | None:
+        """Account for an event taken from the channel as itself: it, or `None` to skip it."""
+        if event is self._loose:
+            self._loose = None
+        elif self._skip and event is self._skip[0]:
+            del self._skip[0]  # dropped while it waited in the channel
+            return None
+        self._count -= 1
+        if type(event) is AudioOut:
+            self._bytes -= event.frame.samples.nbytes
+            if event.generation != self.generation:
+                self._stale += 1
+                return None
+        return event
 
     # ------------------------------------------------------------------ inspection
 

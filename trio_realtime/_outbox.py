@@ -1,7 +1,7 @@
 """`Outbox`: wire messages waiting for the session's writer task.
 
 Commands (`put_control`) and microphone audio (`put_audio`) queue encoded
-messages here; the writer, the only task that sends, takes them with `get`.
+messages here; the session's writer task takes them with `get` and sends them.
 
 Priority policy
 ---------------
@@ -25,6 +25,14 @@ there is room (at most one token at a time), so an idle writer wakes for it
 without a second waiting task. A token met by a busy writer is skipped
 without a wait; when the audio channel is full the writer is busy anyway and
 takes the control message before its next audio message.
+
+Writing from the caller's task
+-------------------------------
+`writer_idle` is true while the writer waits in `get` with nothing queued and
+nothing handed to it since: then a producer may write an audio message
+itself (`RealtimeSession.send_audio` does, saving the writer's wake-up per
+chunk), since nothing queued would be overtaken. Any `put_*` clears it at
+once, before the writer has run.
 
 Cost, measured against the two deques and three parking lots this replaced
 (``send_audio`` putting one chunk at a time, the writer taking it): about
@@ -83,6 +91,8 @@ class Outbox:
         self._token_queued = False
         self._drained: trio.Event | None = None
         self._closed = False
+        #: The writer waits in `get` and nothing was put since (see `writer_idle`).
+        self.writer_idle = False
 
     # ------------------------------------------------------------------ producers
 
@@ -93,6 +103,7 @@ class Outbox:
         """
         if self._closed or not messages:
             return
+        self.writer_idle = False
         send = self._control_send
         for message in messages:
             send.send_nowait(message)
@@ -112,6 +123,7 @@ class Outbox:
             trio.ClosedResourceError: the outbox was closed.
         """
         self._audio_send.send_nowait(message)
+        self.writer_idle = False
 
     async def put_audio(self, message: str) -> None:
         """Queue one audio message, waiting while ``max_audio`` are queued.
@@ -121,6 +133,7 @@ class Outbox:
         Raises:
             trio.ClosedResourceError: the outbox was closed (also while waiting).
         """
+        self.writer_idle = False
         await self._audio_send.send(message)
 
     # ------------------------------------------------------------------ the writer
@@ -152,7 +165,11 @@ class Outbox:
                 if self._drained is not None:
                     self._drained.set()
                     self._drained = None
-                message = await self._audio_receive.receive()
+                self.writer_idle = True
+                try:
+                    message = await self._audio_receive.receive()
+                finally:
+                    self.writer_idle = False
                 if message is not None and self._control_waiting():
                     # A control message came in while the writer woke: it goes first.
                     self._early_audio = message

@@ -206,7 +206,8 @@ class AudioOut(Event):
     session's current one belongs to an interrupted response and is never
     delivered. `raw` is the wire message; for audio chunks decoded on the hot
     path (both providers) it is the parsed JSON dict rather than a message
-    object (OpenAI's with ``delta`` holding the decoded bytes, not base64).
+    object, with the audio field (OpenAI's ``delta``, Gemini's
+    ``inlineData.data``) holding the decoded bytes, not the base64 text.
     """
 
     frame: AudioFrame
@@ -631,6 +632,15 @@ class RealtimeProtocol(abc.ABC):
     @abc.abstractmethod
     def generation(self) -> int:
         """Number of interruptions so far; stamped on every `AudioOut`."""
+
+    def shift_generation(self, by: int) -> bool:
+        """Count `generation` on from `by` more (a session carried over from an
+        earlier connection), and say whether this machine does.
+
+        The default does not, and returns `False`: the session then adds the
+        difference to each `AudioOut` itself, which costs a copy per chunk.
+        """
+        return False
 
     @abc.abstractmethod
     def start(self) -> None:

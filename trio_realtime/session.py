@@ -16,7 +16,7 @@ import math
 import random
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
 import trio
@@ -166,13 +166,18 @@ class EventStream:
 
     def __init__(self, session: RealtimeSession) -> None:
         self._session = session
+        self._get = session._buffer.get
 
     def __aiter__(self) -> EventStream:
         return self
 
     async def __anext__(self) -> Event:
         try:
-            return await self._session._next_event()
+            return await self._get()  # the hot path: straight from the buffer
+        except trio.EndOfChannel:
+            pass
+        try:
+            self._session._events_ended()
         except _EndOfEvents:
             raise StopAsyncIteration from None
 
@@ -302,21 +307,14 @@ class RealtimeSession:
             return await self._buffer.get()
         except trio.EndOfChannel:
             pass
+        self._events_ended()
+
+    def _events_ended(self) -> NoReturn:
         # Every event came first; then why the stream ended (outside the
         # handler, so that the failure's own chain stays as it is).
         if self._failure is not None and not self._closing:
             raise self._failure
         raise _EndOfEvents
-
-    # The transport calls this in its reader task for every message received.
-    def _on_message(self, data: str | bytes) -> None:
-        protocol = self._protocol
-        new = protocol.receive(data)
-        out = protocol.data_to_send()
-        if out:
-            self._queue_control(out)
-        if new:
-            self._deliver(new)
 
     def _deliver(self, new: list[Event]) -> None:
         buffer = self._buffer
@@ -485,12 +483,19 @@ class RealtimeSession:
         if wire:
             wire_log.debug("open %s", redact_url(url, secrets))
 
+        # The transport calls this in its reader task for every message
+        # received: the receive hot path.
         def on_message(data: str | bytes) -> None:
             if wire:
                 wire_log.debug("%s", summarise("<", data, secrets))
             if protocol is self._protocol:
                 if not self._reconnecting:  # a connection being left says nothing more
-                    self._on_message(data)
+                    new = protocol.receive(data)
+                    out = protocol.data_to_send()
+                    if out:
+                        self._outbox.put_control(out)
+                    if new:
+                        self._deliver(new)
             elif protocol is self._pending_protocol:
                 self._on_pending_message(protocol, data)
 
@@ -758,6 +763,10 @@ class RealtimeSession:
         self._reconnecting = False
         self._wake_writer()
         self._deliver(pending)
+        # From here the new machine stamps the session's generations itself:
+        # no AudioOut is rebuilt per chunk (the reader runs after this).
+        if self._gen_offset and protocol.shift_generation(self._gen_offset):
+            self._gen_offset = 0
         # The audio of the gap goes out in order, before anything sent from now on.
         gap = self._gap
         try:
@@ -877,7 +886,11 @@ class RealtimeSession:
         self._outbox.put_control(messages)
 
     async def _writer(self) -> None:
-        """The only task that sends: control messages first, then audio (see `Outbox`)."""
+        """Send what is queued: control messages first, then audio (see `Outbox`).
+
+        The only other sender is `send_audio`, for a chunk that meets this
+        writer idle (`Outbox.writer_idle`), so nothing queued is overtaken.
+        """
         outbox = self._outbox
         while True:
             try:
@@ -969,7 +982,10 @@ class RealtimeSession:
         resampler and sent in chunks of 20–100 ms. Waits while
         `MAX_AUDIO_QUEUE` chunks are waiting for the writer (backpressure);
         cancelling that wait queues nothing more of this frame (chunks
-        queued before it stay queued). While the session moves to a new
+        queued before it stay queued). When nothing is queued, a chunk is
+        written from the caller's task: a cancellation that arrives while it
+        is being written takes effect once it is written whole, and a socket
+        that cannot take it within ``close_timeout`` fails the connection. While the session moves to a new
         connection it never waits: chunks go to the gap buffer
         (``ConnectionOptions.gap_audio_seconds``, oldest dropped past it) and
         are sent in order once the new connection is ready.
@@ -1021,10 +1037,12 @@ class RealtimeSession:
                 self._pending_samples = tail.num_samples
         await self._queue_audio(chunks)
 
-    async def _queue_audio(self, chunks: Sequence[AudioFrame]) -> None:
+    async def _queue_audio(self, chunks: Sequence[AudioFrame], *, direct: bool = True) -> None:
         """Encode and queue `chunks` for the writer, waiting while the outbox is full.
 
         Between connections the chunks go to the gap buffer instead (never waits).
+        With `direct`, a single chunk meeting an idle writer is written by this
+        task instead.
         """
         gap = self._gap
         if gap is not None:
@@ -1033,6 +1051,26 @@ class RealtimeSession:
             await trio.lowlevel.checkpoint()
             return
         outbox = self._outbox
+        conn = self._conn
+        if direct and outbox.writer_idle and conn is not None and len(chunks) == 1:
+            # The common case at real-time pace: nothing is queued, so this
+            # task writes the chunk itself (no hand-over to the writer task).
+            # `send_whole` never tears a frame: cancelled before it starts,
+            # nothing is sent; once started, the frame goes out whole.
+            chunk = chunks[0]
+            message = self._protocol.audio_message(chunk)
+            if self._wire:
+                wire_log.debug("%s", summarise(">", message, self._wire_secrets))
+            try:
+                await conn.send_whole(message)
+            except RealtimeError:
+                # The connection is ending: queued like any other chunk, it
+                # goes to the next connection if the session moves there.
+                await self._queue_audio(chunks, direct=False)
+                return
+            self._audio_sent += 1
+            self._metrics.audio_in(chunk.duration)
+            return
         waited = False
         try:
             for chunk in chunks:

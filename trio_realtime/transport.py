@@ -324,6 +324,40 @@ class Connection:
         # (which may quote a close reason) is not attached as its context.
         raise err from err.__cause__
 
+    async def send_whole(self, message: str | bytes) -> None:
+        """`send`, for a caller that may be cancelled at any moment: no torn frame.
+
+        A cancellation that arrives before the frame starts raises
+        `trio.Cancelled` with nothing sent. Once started, the frame is written
+        whole, shielded from cancellation (which then takes effect at the
+        caller's next checkpoint), for at most ``close_timeout``: a socket
+        that cannot take the frame by then fails the connection
+        (`ConnectionLost`, code 1006), dropped without a close frame, so a
+        partial frame is never followed by another on a live connection.
+
+        Raises:
+            TypeError: `message` is neither `str` nor `bytes`.
+            SessionClosed: the connection was closed by us.
+            ConnectionLost: the connection ended, or the write stalled.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        with trio.CancelScope(shield=True) as scope:
+            scope.deadline = trio.current_time() + self._close_timeout
+            await self.send(message)
+            return
+        # The socket took nothing (or part of the frame) for close_timeout.
+        failure = ConnectionLost(
+            f"Writing a message to {self.url} stalled for {self._close_timeout:g} s "
+            "(close_timeout); the connection is considered lost.",
+            code=1006,
+            reason="write stalled",
+        )
+        self._record_end(failure, 1006, "write stalled")
+        if not self._closing:
+            self._closing = True  # no close frame after a partial one
+            await self._force_close()
+        raise failure
+
     async def receive(self) -> str | bytes:
         """Return the next received message, in order.
 

@@ -252,6 +252,11 @@ class OpenAIProtocol(RealtimeProtocol):
         """Number of interruptions so far; stamped on every `AudioOut`."""
         return self._generation
 
+    def shift_generation(self, by: int) -> bool:
+        """Count `generation` on from `by` more (see `RealtimeProtocol.shift_generation`)."""
+        self._generation += by
+        return True
+
     @property
     def session_id(self) -> str | None:
         """The service's session id, once known."""
