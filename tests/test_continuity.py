@@ -532,9 +532,14 @@ async def test_openai_drop_mid_response_settles_it_as_interrupted() -> None:
                 seen += await until(session, rt.Reconnected)
                 await session.send_text("again")
                 after = await until(session, rt.TurnDone)
+                # The new connection's machine counts interruptions on from the
+                # session's count (the cut reply was one).
+                assert session.protocol.generation == 1
     started = next(e for e in seen if isinstance(e, rt.ResponseStarted))
     done = [e for e in seen if isinstance(e, rt.ResponseDone)]
     assert [(d.response_id, d.status) for d in done] == [(started.response_id, "incomplete")]
+    assert {e.generation for e in seen if isinstance(e, rt.AudioOut)} == {0}
+    assert {e.generation for e in after if isinstance(e, rt.AudioOut)} == {1}
     reconnected = seen[-1]
     assert isinstance(reconnected, rt.Reconnected)
     assert reconnected.interrupted_response == started.response_id
