@@ -26,6 +26,17 @@ minutes) raises the paced sessions of one client process
 reports the largest count within it beside CPU-derived sessions per core,
 writing ``sweep.json``.
 
+Two revisions against each other
+--------------------------------
+``python -m benchmarks.compare OLD NEW`` (`benchmarks.compare`) runs the
+paced scenario with ``ours`` in both processes of each pair, one importing
+the library of git revision OLD and the other NEW (``.`` is the working
+tree), and reports the median of the per-round CPU ratios NEW / OLD: finer
+than comparing each revision's ratio to the bare loop, since everything but
+the library is the same in both processes. Options: ``--provider``,
+``--transport``, ``--rounds`` (10), ``--sessions`` (20), ``--seconds`` (4),
+``--json FILE``.
+
 The second table: the flood scenario
 ------------------------------------
 A load server runs in a separate process (`benchmarks.loadserver`, so its CPU

@@ -41,11 +41,6 @@ class GatedConnection:
         self.sent.append(message)
         self.senders.append(trio.lowlevel.current_task().name)
 
-    async def send_whole(self, message: str | bytes) -> None:
-        await trio.lowlevel.checkpoint_if_cancelled()
-        with trio.CancelScope(shield=True):
-            await self.send(message)
-
     async def aclose(self, code: int = 1000, reason: str = "") -> None:
         self.closed_with = code
         await trio.lowlevel.checkpoint()

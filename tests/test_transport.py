@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 import trio
@@ -877,109 +877,140 @@ async def test_send_while_the_peer_is_closing_is_connection_lost(
 
 
 @asynccontextmanager
-async def slow_reading_peer(
-    bytes_per_read: int | None, got: list[str]
-) -> AsyncIterator[trio.abc.Stream]:
-    """A peer over a lockstep stream (a write waits until the peer reads it all)
-    that accepts, then reads `bytes_per_read` bytes every 0.1 s (`None`: never
-    again), collecting whole text messages into `got` and answering a close."""
-    client, server = trio.testing.lockstep_stream_pair()
-    peer = RawPeer(server)
+async def pausing_tcp_peer(
+    go: trio.Event, got: list[str | bytes], tls: ssl.SSLContext | None = None
+) -> AsyncIterator[str]:
+    """A WebSocket server on 127.0.0.1 with a small receive window that accepts,
+    then reads nothing until `go` is set, then collects whole messages into
+    `got` and answers a close. Yields its ``ws://`` (with `tls`, ``wss://``) URL."""
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    listeners[0].socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    port = listeners[0].socket.getsockname()[1]
 
-    async def script() -> None:
+    async def serve() -> None:
+        stream: trio.abc.Stream = await listeners[0].accept()
+        if tls is not None:
+            stream = trio.SSLStream(stream, tls, server_side=True)
+        peer = RawPeer(stream)
         await peer.accept()
-        if bytes_per_read is None:
-            await trio.sleep_forever()
-        parts: list[str] = []
-        while True:
-            data = await server.receive_some(bytes_per_read)
-            if not data:
+        await go.wait()
+        parts: list[Any] = []
+        while (event := await peer.next_event()) is not None:
+            if isinstance(event, wse.Message):
+                parts.append(event.data)
+                if event.message_finished:
+                    got.append(parts[0][:0].join(parts))
+                    parts = []
+            elif isinstance(event, wse.CloseConnection):
+                await peer.send(event.response())
+                await stream.aclose()
                 return
-            peer.ws.receive_data(bytes(data))
-            for event in peer.ws.events():
-                if isinstance(event, wse.TextMessage):
-                    parts.append(event.data)
-                    if event.message_finished:
-                        got.append("".join(parts))
-                        parts = []
-                elif isinstance(event, wse.CloseConnection):
-                    await peer.send(event.response())
-                    await server.aclose()
-                    return
-            await trio.sleep(0.1)
 
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(script)
-        yield client
+        nursery.start_soon(serve)
+        yield f"{'wss' if tls else 'ws'}://127.0.0.1:{port}/x"
         nursery.cancel_scope.cancel()
+    for listener in listeners:
+        await listener.aclose()
 
 
-async def test_send_whole_finishes_a_started_frame_when_cancelled(
-    autojump_clock: trio.testing.MockClock,
+# More than the client's socket buffer and the peer's window together hold
+# (Linux caps an autotuned send buffer at 4 MiB): the first write sends part
+# of it, the rest waits for the peer to read.
+BIG = b"\x01" * (8 * 2**20)
+
+
+async def cancel_mid_frame(conn: Connection, message: bytes) -> trio.CancelScope:
+    """Send `message`; cancel the send once its write has started and waits."""
+    scope = trio.CancelScope()
+
+    async def send() -> None:
+        with scope:
+            await conn.send(message)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(send)
+        await trio.testing.wait_all_tasks_blocked(0.05)  # part written, the rest waits
+        scope.cancel()
+    return scope
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["ws", "wss"])
+async def test_a_send_cancelled_mid_frame_finishes_the_frame(
+    tls: bool, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
 ) -> None:
-    """A cancel mid-frame lets the frame finish: the peer gets it whole, then the next."""
-    got: list[str] = []
-    big = "x" * 2000  # at 64 bytes per 0.1 s, about 3 s to write
-    with trio.fail_after(100):
-        async with slow_reading_peer(64, got) as stream:
+    """The cancel arrives while the peer is not reading: the frame goes out
+    whole once it reads, then the next message; the connection stays open
+    (under TLS too: the TLS records go out whole)."""
+    got: list[str | bytes] = []
+    go = trio.Event()
+    with trio.fail_after(60):
+        async with pausing_tcp_peer(go, got, server_ssl_context if tls else None) as url:
             with no_leaked_tasks():
-                async with _wrap_stream(
-                    stream, "ws://fake.test/x", ping_interval=None, close_timeout=60
+                async with open_connection(
+                    url,
+                    ssl_context=client_ssl_context if tls else None,
+                    ping_interval=None,
+                    close_timeout=30,
                 ) as conn:
-                    start = trio.current_time()
-                    with trio.move_on_after(0.5) as scope:
-                        await conn.send_whole(big)
-                    # The cancel came mid-frame: the write went on to the end,
-                    # and the cancellation takes effect at the next checkpoint.
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(_go_once_all_wait, go)
+                        scope = await cancel_mid_frame(conn, BIG)
+                    # The frame was finished (not cancelled part-way), and the
+                    # cancellation waits for the next checkpoint.
                     assert scope.cancel_called
-                    assert trio.current_time() - start > 2
+                    assert not scope.cancelled_caught
+                    assert go.is_set()
                     await conn.send("after")
                     assert open_state(conn) == (False, None, None)
-    assert got == [big, "after"]
+    assert [len(m) for m in got] == [len(BIG), 5]
+    assert got == [BIG, "after"]
     assert conn.close_code == 1000
 
 
-async def test_send_whole_cancelled_before_it_starts_sends_nothing(
-    autojump_clock: trio.testing.MockClock,
-) -> None:
-    got: list[str] = []
-    with trio.fail_after(100):
-        async with slow_reading_peer(4096, got) as stream:
-            async with _wrap_stream(stream, "ws://fake.test/x", ping_interval=None) as conn:
+async def _go_once_all_wait(go: trio.Event) -> None:
+    """Let the peer read once every task waits again (after the cancel)."""
+    await trio.testing.wait_all_tasks_blocked(0.2)
+    go.set()
+
+
+async def test_a_send_cancelled_before_its_frame_starts_sends_nothing() -> None:
+    got: list[str | bytes] = []
+    go = trio.Event()
+    go.set()
+    with trio.fail_after(30):
+        async with pausing_tcp_peer(go, got) as url:
+            async with open_connection(url, ping_interval=None) as conn:
                 with trio.CancelScope() as scope:
                     scope.cancel()
-                    await conn.send_whole("never")
+                    await conn.send("never")
                 assert scope.cancelled_caught
                 await conn.send("after")
     assert got == ["after"]
 
 
-async def test_send_whole_that_stalls_past_close_timeout_fails_the_connection(
-    autojump_clock: trio.testing.MockClock,
-) -> None:
-    """A peer that stops reading: the write gives up after close_timeout, the
-    connection is lost (1006) and dropped without a close frame behind the
-    partial one."""
-    got: list[str] = []
-    with trio.fail_after(100):
-        async with slow_reading_peer(None, got) as stream:
+async def test_a_cancelled_frame_that_cannot_be_finished_drops_the_connection() -> None:
+    """The peer never reads again: after close_timeout the socket is dropped
+    (1006, no close frame behind the partial one) and the cancel goes on."""
+    got: list[str | bytes] = []
+    with trio.fail_after(60):
+        async with pausing_tcp_peer(trio.Event(), got) as url:
             with no_leaked_tasks():
-                async with _wrap_stream(
-                    stream, "ws://fake.test/x", ping_interval=None, close_timeout=2
-                ) as conn:
+                async with open_connection(url, ping_interval=None, close_timeout=0.5) as conn:
                     start = trio.current_time()
+                    scope = await cancel_mid_frame(conn, BIG)
+                    assert scope.cancelled_caught
+                    assert 0.5 <= trio.current_time() - start < 5
+                    await conn.wait_closed()
                     with pytest.raises(ConnectionLost) as info:
-                        await conn.send_whole("x" * 2000)
-                    assert trio.current_time() - start == pytest.approx(2)
-                    assert conn.closed
-                    with pytest.raises(ConnectionLost, match="stalled"):
                         await conn.send("after")
-                # Leaving does not wait a second close_timeout: the socket is gone.
-                assert trio.current_time() - start == pytest.approx(2)
+    failure = conn.failure
+    assert isinstance(failure, ConnectionLost)
+    assert failure.code == conn.close_code == 1006
+    assert "cancelled part-way through a message" in str(failure)
+    assert "within 0.5 s (close_timeout)" in str(failure)
     assert info.value.code == 1006
-    assert "stalled for 2 s (close_timeout)" in str(info.value)
-    assert conn.failure is info.value
-    assert conn.close_code == 1006
+    assert got == []
 
 
 async def test_send_when_wsproto_is_remote_closing_is_connection_lost() -> None:

@@ -983,9 +983,9 @@ class RealtimeSession:
         `MAX_AUDIO_QUEUE` chunks are waiting for the writer (backpressure);
         cancelling that wait queues nothing more of this frame (chunks
         queued before it stay queued). When nothing is queued, a chunk is
-        written from the caller's task: a cancellation that arrives while it
-        is being written takes effect once it is written whole, and a socket
-        that cannot take it within ``close_timeout`` fails the connection. While the session moves to a new
+        written from the caller's task: a cancellation that arrives once part
+        of it is out takes effect when it is written whole (the transport
+        never tears a message). While the session moves to a new
         connection it never waits: chunks go to the gap buffer
         (``ConnectionOptions.gap_audio_seconds``, oldest dropped past it) and
         are sent in order once the new connection is ready.
@@ -1055,14 +1055,14 @@ class RealtimeSession:
         if direct and outbox.writer_idle and conn is not None and len(chunks) == 1:
             # The common case at real-time pace: nothing is queued, so this
             # task writes the chunk itself (no hand-over to the writer task).
-            # `send_whole` never tears a frame: cancelled before it starts,
+            # The transport never tears a frame: cancelled before it starts,
             # nothing is sent; once started, the frame goes out whole.
             chunk = chunks[0]
             message = self._protocol.audio_message(chunk)
             if self._wire:
                 wire_log.debug("%s", summarise(">", message, self._wire_secrets))
             try:
-                await conn.send_whole(message)
+                await conn.send(message)
             except RealtimeError:
                 # The connection is ending: queued like any other chunk, it
                 # goes to the next connection if the session moves there.

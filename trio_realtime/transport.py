@@ -42,6 +42,7 @@ third-party exception that keeps raw response headers or bodies is chained.
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import math
@@ -79,6 +80,9 @@ __all__ = ["Connection", "open_connection"]
 log = logging.getLogger("trio_realtime.transport")
 
 #: trio-websocket's runtime failures, mapped to ours in one place.
+#: Socket errors meaning "already closed" (the others mean "broken"), as in trio.
+_CLOSED_ERRNOS = frozenset({errno.EBADF, errno.ENOTSOCK})
+
 _RUNTIME_ERRORS = (
     ConnectionClosed,
     # trio-websocket #175: wsproto already knows the peer is closing.
@@ -219,6 +223,86 @@ class _ClientWebSocket(WebSocketConnection):
 # --------------------------------------------------------------------------- Connection
 
 
+class _WholeFrames(trio.abc.Stream):
+    """The TCP stream under the WebSocket (and under TLS): every write is whole.
+
+    trio's `trio.SocketStream.send_all` cancelled after part of its data went
+    out leaves the rest unsent, and the next message would follow a torn
+    frame. Here a write that has started is finished even when the caller is
+    cancelled: the rest is written shielded, for at most `close_timeout`,
+    then the write returns normally and the cancellation takes effect at the
+    caller's next checkpoint. A write cancelled before any byte left raises
+    `trio.Cancelled` with nothing sent, and the usual write, not cancelled,
+    costs no cancel scope (one would cost more than the whole write at
+    real-time pace). If the rest cannot be written in time the socket is
+    closed (`stalled` says so) and the cancellation goes on: the connection
+    is then lost, never left open behind a partial frame.
+
+    Reading goes straight to the socket stream (`receive_some` is its own).
+    """
+
+    def __init__(self, inner: trio.SocketStream, close_timeout: float) -> None:
+        self._inner = inner
+        self._socket = inner.socket
+        self._close_timeout = close_timeout
+        #: Set when a cancelled write could not be finished and the socket was closed.
+        self.stalled = False
+        # The read path, without a layer of ours in between.
+        self.receive_some = inner.receive_some  # type: ignore[method-assign]
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        return await self._inner.receive_some(max_bytes)  # pragma: no cover - shadowed
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        sock = self._socket
+        if sock.did_shutdown_SHUT_WR:
+            raise trio.ClosedResourceError("can't send data after sending EOF")
+        with memoryview(data) as view:
+            size = len(view)
+            if not size:
+                if sock.fileno() == -1:
+                    raise trio.ClosedResourceError("socket was already closed")
+                await trio.lowlevel.checkpoint()
+                return
+            sent = 0
+            try:
+                while sent < size:
+                    with view[sent:] as rest:
+                        sent += await sock.send(rest)
+            except trio.Cancelled:
+                if sent == 0:
+                    raise  # nothing went out: a clean cancellation
+                sent = await self._finish(view, sent)
+                if sent < size:
+                    raise
+            except OSError as exc:
+                # As trio.SocketStream maps them.
+                if exc.errno in _CLOSED_ERRNOS:
+                    raise trio.ClosedResourceError("this socket was already closed") from None
+                raise trio.BrokenResourceError(f"socket connection broken: {exc}") from exc
+
+    async def _finish(self, view: memoryview, sent: int) -> int:
+        """Write the rest of a cancelled write, shielded, within close_timeout."""
+        with trio.CancelScope(shield=True) as scope:
+            scope.deadline = trio.current_time() + self._close_timeout
+            try:
+                while sent < len(view):
+                    with view[sent:] as rest:
+                        sent += await self._socket.send(rest)
+            except OSError:
+                pass  # the socket broke meanwhile: closed below
+        if sent < len(view):
+            self.stalled = True
+            self._socket.close()
+        return sent
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self._inner.wait_send_all_might_not_block()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 class Connection:
     """An open WebSocket connection, as yielded by `open_connection`.
 
@@ -265,6 +349,8 @@ class Connection:
         )
         self._ws: _ClientWebSocket | None = None
         self._stream: trio.abc.Stream | None = None
+        #: The TCP stream that keeps frames whole (under TLS, if any).
+        self._frames: _WholeFrames | None = None
         self._nursery: trio.Nursery | None = None
         self._opened = False
         self._accepted = False
@@ -295,8 +381,14 @@ class Connection:
     async def send(self, message: str | bytes) -> None:
         """Send one text (`str`) or binary (`bytes`) message.
 
-        Returns once the frame has been handed to the socket. Cancelling it may
-        leave a partial frame behind, after which the connection is unusable.
+        Returns once the frame has been handed to the socket. A cancellation
+        never tears a frame: arriving before the frame starts, it raises
+        `trio.Cancelled` with nothing sent; once the frame has started, the
+        rest is written (shielded, within ``close_timeout``) and the call
+        returns, the cancellation taking effect at the next checkpoint. If the
+        socket cannot take the rest in time, the connection is dropped
+        (`ConnectionLost`, code 1006) rather than left open behind a partial
+        frame. (This holds on the TCP connections `open_connection` makes.)
 
         Raises:
             TypeError: `message` is neither `str` nor `bytes`.
@@ -323,40 +415,6 @@ class Connection:
         # Raised outside the `except` block, so that trio-websocket's exception
         # (which may quote a close reason) is not attached as its context.
         raise err from err.__cause__
-
-    async def send_whole(self, message: str | bytes) -> None:
-        """`send`, for a caller that may be cancelled at any moment: no torn frame.
-
-        A cancellation that arrives before the frame starts raises
-        `trio.Cancelled` with nothing sent. Once started, the frame is written
-        whole, shielded from cancellation (which then takes effect at the
-        caller's next checkpoint), for at most ``close_timeout``: a socket
-        that cannot take the frame by then fails the connection
-        (`ConnectionLost`, code 1006), dropped without a close frame, so a
-        partial frame is never followed by another on a live connection.
-
-        Raises:
-            TypeError: `message` is neither `str` nor `bytes`.
-            SessionClosed: the connection was closed by us.
-            ConnectionLost: the connection ended, or the write stalled.
-        """
-        await trio.lowlevel.checkpoint_if_cancelled()
-        with trio.CancelScope(shield=True) as scope:
-            scope.deadline = trio.current_time() + self._close_timeout
-            await self.send(message)
-            return
-        # The socket took nothing (or part of the frame) for close_timeout.
-        failure = ConnectionLost(
-            f"Writing a message to {self.url} stalled for {self._close_timeout:g} s "
-            "(close_timeout); the connection is considered lost.",
-            code=1006,
-            reason="write stalled",
-        )
-        self._record_end(failure, 1006, "write stalled")
-        if not self._closing:
-            self._closing = True  # no close frame after a partial one
-            await self._force_close()
-        raise failure
 
     async def receive(self) -> str | bytes:
         """Return the next received message, in order.
@@ -518,7 +576,16 @@ class Connection:
         self._dropping = True
         why = ws.closed
         failure: RealtimeError
-        if why is None or why.code == 1006:
+        if self._frames is not None and self._frames.stalled:
+            failure = ConnectionLost(
+                f"A write to {self.url} that was cancelled part-way through a message "
+                f"could not be finished within {self._close_timeout:g} s (close_timeout); "
+                "the connection was dropped rather than send anything after a partial frame.",
+                code=1006,
+                reason="write stalled",
+            )
+            code, reason = 1006, "write stalled"
+        elif why is None or why.code == 1006:
             lost = ConnectionLost.from_close(None, None)
             if self._reader_error is not None:
                 lost.__cause__ = self._reader_error
@@ -712,7 +779,9 @@ class Connection:
         try:
             with trio.move_on_after(open_timeout) as scope:
                 with _map_open_errors(self.url):
-                    self._stream = await connect()
+                    self._stream = stream = await connect()
+                frames = getattr(stream, "transport_stream", stream)  # under TLS
+                self._frames = frames if isinstance(frames, _WholeFrames) else None
                 ws = _ClientWebSocket(
                     self,
                     self._stream,
@@ -1072,12 +1141,14 @@ def open_connection(
     host, port, host_header, resource, tls = _split_url(url, ssl_context)
 
     async def connect() -> trio.abc.Stream:
+        tcp: trio.abc.Stream = await trio.open_tcp_stream(host, port)
+        if isinstance(tcp, trio.SocketStream):  # (tests may dial memory streams instead)
+            tcp = _WholeFrames(tcp, close_timeout)
         if not tls:
-            return await trio.open_tcp_stream(host, port)
+            return tcp
         context = ssl_context if ssl_context is not None else _default_ssl_context()
-        tls_stream = await trio.open_ssl_over_tcp_stream(
-            host, port, ssl_context=context, https_compatible=True
-        )
+        # TLS over the whole-frame stream: a record is never left half-written.
+        tls_stream = trio.SSLStream(tcp, context, server_hostname=host, https_compatible=True)
         try:
             # Handshake now, so that a certificate problem is reported as such.
             await tls_stream.do_handshake()
