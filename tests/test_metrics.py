@@ -210,8 +210,9 @@ async def test_speech_turn_starts_at_the_end_of_speech(
                     async def trailing_silence() -> None:
                         nonlocal sent
                         for _ in range(100):
-                            sent += silence.duration  # queued before its first checkpoint
                             await session.send_audio(silence)
+                            # Sent (or queued) once it returns; cancelled, not at all.
+                            sent += silence.duration
                             await trio.sleep(0.02)
 
                     nursery.start_soon(trailing_silence)

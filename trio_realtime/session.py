@@ -973,7 +973,7 @@ class RealtimeSession:
             await self._moved.wait()
             self._check_open()
         self._send_command(command)
-        await trio.lowlevel.checkpoint()
+        await trio.lowlevel.cancel_shielded_checkpoint()
 
     async def send_audio(self, frame: AudioFrame) -> None:
         """Queue microphone audio: any rate, channels and chunk size.
@@ -982,7 +982,9 @@ class RealtimeSession:
         resampler and sent in chunks of 20–100 ms. Waits while
         `MAX_AUDIO_QUEUE` chunks are waiting for the writer (backpressure);
         cancelling that wait queues nothing more of this frame (chunks
-        queued before it stay queued). When nothing is queued, a chunk is
+        queued before it stay queued). Otherwise a cancellation takes
+        effect only at the start, before anything of the frame is queued or
+        sent: once it is, the call returns normally. When nothing is queued, a chunk is
         written from the caller's task: a cancellation that arrives once part
         of it is out takes effect when it is written whole (the transport
         never tears a message). While the session moves to a new
@@ -1021,7 +1023,7 @@ class RealtimeSession:
             self._pending_audio.append(frame)
             self._pending_samples += n
             if self._pending_samples < min_n:
-                await trio.lowlevel.checkpoint()
+                await trio.lowlevel.cancel_shielded_checkpoint()
                 return
             joined = (
                 AudioFrame.join(self._pending_audio)
@@ -1048,7 +1050,7 @@ class RealtimeSession:
         if gap is not None:
             for chunk in chunks:
                 gap.append(chunk)
-            await trio.lowlevel.checkpoint()
+            await trio.lowlevel.cancel_shielded_checkpoint()
             return
         outbox = self._outbox
         conn = self._conn
@@ -1085,7 +1087,7 @@ class RealtimeSession:
             self._check_open()
             raise SessionClosed("The session's connection has ended.") from None
         if not waited:
-            await trio.lowlevel.checkpoint()
+            await trio.lowlevel.cancel_shielded_checkpoint()
 
     async def flush_audio(self) -> None:
         """Send audio held back while waiting for a whole chunk (and the resampler's tail)."""
