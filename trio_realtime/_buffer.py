@@ -278,7 +278,9 @@ class EventBuffer:
             raise trio.BusyResourceError("another task is already reading this session's events")
         self._getting = True
         try:
-            await trio.lowlevel.checkpoint_if_cancelled()
+            if self._count or self._skip:
+                await trio.lowlevel.checkpoint_if_cancelled()
+            # (else nothing is buffered: the channel's wait below is the cancel point)
             while True:
                 event = self._pop()
                 if event is not None:

@@ -133,8 +133,12 @@ def _local(message: str) -> ProtocolError:
 
 @functools.lru_cache(maxsize=64)
 @functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=64)
 def _audio_rate(mime: str) -> int | None:
-    """The sample rate of a raw PCM MIME type, or None when it is not raw PCM audio."""
+    """The sample rate of a raw PCM MIME type, or None when it is not raw PCM audio.
+
+    Cached: every audio chunk of a session carries the same few MIME types.
+    """
     kind, *params = (p.strip() for p in mime.split(";"))
     if kind.lower() not in ("audio/pcm", "audio/l16"):
         return None
