@@ -22,7 +22,7 @@ after it (must be 0), for ours and the bare loop started together
 ``--interrupt-seconds`` 6, ``--interrupt-every`` 25 chunks), writing
 ``interrupt.json``. `benchmarks.sweep` (only with ``--sweep``: several
 minutes) raises the paced sessions of one client process
-(``--sweep-steps 20,50,100,...``) until delivery p99 exceeds 20 ms and
+(``--sweep-steps 10,20,30,...``) until delivery p99 exceeds 20 ms and
 reports the largest count within it beside CPU-derived sessions per core,
 writing ``sweep.json``.
 

@@ -123,6 +123,9 @@ class InterruptResult:
     frames_in: int
     stale_frames: int
     latencies_ms: list[float]
+    #: Delivery latency of the audio chunks the application got, in the same run.
+    audio_p50_ms: float = 0.0
+    audio_p99_ms: float = 0.0
 
     @property
     def latency_p50_ms(self) -> float:
@@ -158,6 +161,7 @@ class _Tally:
     latencies: list[int] = attrs.field(factory=list)
 
     def audio(self, samples: np.ndarray[Any, Any]) -> None:
+        self.run.got(samples)
         tag = response_tag(samples)
         self.frames += 1
         if tag <= self.cut:
@@ -366,6 +370,7 @@ def measure_interrupt(
                 f"{client}/{provider} session {i}: {tally.final_frames} chunks of the last "
                 f"response reached the application, expected {want}"
             )
+    audio = np.array(run.latencies, dtype=np.float64) / 1e6
     return InterruptResult(
         client=client,
         provider=provider,
@@ -381,6 +386,8 @@ def measure_interrupt(
         frames_in=sum(t.frames for t in tallies),
         stale_frames=sum(t.stale for t in tallies),
         latencies_ms=[round(ns / 1e6, 4) for t in tallies for ns in t.latencies],
+        audio_p50_ms=float(np.percentile(audio, 50)),
+        audio_p99_ms=float(np.percentile(audio, 99)),
     )
 
 
@@ -442,6 +449,8 @@ class InterruptCell:
             "stale_frames": sum(r.stale_frames for r in self.results),
             "stale_sent": sum(r.stale_sent for r in self.results),
             "cpu_ms_per_session_second": cpu,
+            "audio_p50_ms": statistics.median(r.audio_p50_ms for r in self.results),
+            "audio_p99_ms": statistics.median(r.audio_p99_ms for r in self.results),
         }
 
 
@@ -543,9 +552,10 @@ def format_interrupt(cells: Sequence[InterruptCell]) -> str:
         f"{first.every} chunks ({first.burst} chunks burst before it, {first.trail} of the cut "
         f"response after it); {len(cells[0].results)} round(s), ours and bare started together.",
         "latency = barge-in frame sent -> the app sees it (pooled over rounds; p99 of each "
-        "round min..max); stale = chunks of a cut response the app got after its interruption",
+        "round min..max); stale = chunks of a cut response the app got after its interruption; "
+        "audio = delivery p50/p99 of the audio chunks in the same run (median of rounds)",
         f"{'provider':8} {'link':5} {'client':6} {'cuts':>6} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'rounds p99':>12} {'max ms':>7} {'stale':>6} {'sent late':>9}",
+        f"{'rounds p99':>12} {'max ms':>7} {'stale':>6} {'sent late':>9} {'audio p50/p99':>14}",
     ]
     for cell in cells:
         s = cell.summary()
@@ -553,7 +563,8 @@ def format_interrupt(cells: Sequence[InterruptCell]) -> str:
         lines.append(
             f"{cell.provider:8} {cell.transport:5} {cell.client:6} {s['interruptions']:6.0f} "
             f"{s['latency_p50_ms']:7.2f} {s['latency_p99_ms']:7.2f} {spread:>12} "
-            f"{s['latency_max_ms']:7.2f} {s['stale_frames']:6.0f} {s['stale_sent']:9.0f}"
+            f"{s['latency_max_ms']:7.2f} {s['stale_frames']:6.0f} {s['stale_sent']:9.0f} "
+            f"{s['audio_p50_ms']:6.2f}/{s['audio_p99_ms']:.2f}"
         )
     return "\n".join(lines)
 

@@ -38,7 +38,7 @@ from .report import json_header
 __all__ = ["SWEEP_STEPS", "SweepLine", "format_sweep", "run_sweep", "write_sweep_json"]
 
 #: Default sessions per process, in the order they are tried.
-SWEEP_STEPS = (20, 50, 100, 150, 200, 300, 400)
+SWEEP_STEPS = (10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 120, 150, 200, 300)
 #: The delivery p99 a step must stay within, ms.
 P99_LIMIT_MS = 20.0
 
