@@ -571,13 +571,15 @@ def run_pair(
     timeout: float = 300.0,
     lead: float = 8.0,
     trees: tuple[Path, Path] | None = None,
+    stagger: float = 0.0,
 ) -> PairedRound:
     """Start two worker processes together; both stream from the same instant.
 
     `lead` seconds leave room for imports, the warm-up session and the
     handshakes before the shared start time. `trees` runs each worker in its
     own directory, so that it imports the ``trio_realtime`` found there
-    (`benchmarks.compare`); by default both run in this checkout.
+    (`benchmarks.compare`); by default both run in this checkout. `stagger`
+    spreads each worker's sessions over that many seconds (see `measure_paced`).
 
     Raises:
         RuntimeError: a worker failed.
@@ -585,6 +587,7 @@ def run_pair(
     start_at = time.time() + lead
     cmds = [
         _worker_cmd(c, provider, port, sessions, chunks, ca_file, start_at, timeout)
+        + (["--stagger", str(stagger)] if stagger else [])
         for c in clients
     ]
     a, b = run_workers(

@@ -101,8 +101,13 @@ def run_paced(
     timeout: float,
     out: TextIO = sys.stdout,
     lead: float = 8.0,
+    stagger: float = 0.0,
 ) -> list[PacedCell]:
     """Run the paired rounds: each of `clients` against ``bare``, started together.
+
+    With `stagger`, each process spreads its sessions' chunks over that many
+    seconds (one chunk period: as independent calls arrive) instead of all
+    in the same instant.
 
     Rounds alternate which pair runs first and which process starts first;
     `lead` is the time each pair gets to import, warm up and connect.
@@ -130,6 +135,7 @@ def run_paced(
                                 ca_file=ca if tls else None,
                                 timeout=timeout,
                                 lead=lead,
+                                stagger=stagger,
                             )
                             cell.rounds.append(result)
                             ours = result.a if result.a.client == cell.client else result.b

@@ -58,6 +58,7 @@ class Options:
     flood: bool = True
     paced_sessions: int = 20
     paced_seconds: float = 10.0
+    paced_stagger: float = 0.0
     rounds: int = 7
     transports: tuple[str, ...] = ("plain", "tls")
     #: Where the paced JSON results and chart go (the docs show them from there).
@@ -160,7 +161,10 @@ def run_paced_section(opts: Options, out: TextIO = sys.stdout) -> list[PacedCell
     chunks = max(1, round(opts.paced_seconds * 1000 / CHUNK_MS))
     print(
         f"paced: {opts.paced_sessions} sessions x {chunks * CHUNK_MS / 1000:g} s per client, "
-        f"{opts.rounds} round(s), {'/'.join(opts.transports)}",
+        f"{opts.rounds} round(s), {'/'.join(opts.transports)}"
+        + (
+            f", sessions spread over {opts.paced_stagger * 1000:g} ms" if opts.paced_stagger else ""
+        ),
         file=out,
         flush=True,
     )
@@ -182,6 +186,7 @@ def run_paced_section(opts: Options, out: TextIO = sys.stdout) -> list[PacedCell
             rounds=opts.rounds,
             timeout=opts.timeout,
             out=out,
+            stagger=opts.paced_stagger,
         )
     print(file=out)
     print(format_paced(cells), file=out)
@@ -191,7 +196,12 @@ def run_paced_section(opts: Options, out: TextIO = sys.stdout) -> list[PacedCell
         write_json(
             opts.out_dir / "paced.json",
             cells,
-            {"seconds": opts.paced_seconds, "rounds": opts.rounds, "notes": notes},
+            {
+                "seconds": opts.paced_seconds,
+                "rounds": opts.rounds,
+                "stagger_s": opts.paced_stagger,
+                "notes": notes,
+            },
         )
         write_chart(opts.out_dir / "paced.png", cells)
         print(f"wrote {opts.out_dir / 'paced.json'} and paced.png", file=out, flush=True)
@@ -427,6 +437,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         "--paced-seconds", type=float, help="paced audio per session (10; --quick: 2)"
     )
     parser.add_argument(
+        "--paced-spread",
+        action="store_true",
+        help="spread each process's paced sessions over one 20 ms period (independent "
+        "calls) instead of all in phase",
+    )
+    parser.add_argument(
         "--transport", action="append", choices=("plain", "tls"), help="only ws:// or wss://"
     )
     parser.add_argument("--no-paced", action="store_true", help="skip the paced scenario")
@@ -519,6 +535,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         opts.paced_sessions = args.paced_sessions
     if args.paced_seconds is not None:
         opts.paced_seconds = args.paced_seconds
+    if args.paced_spread:
+        opts.paced_stagger = CHUNK_MS / 1000
     if args.transport:
         opts.transports = opts.interrupt_transports = tuple(args.transport)
     if args.out is not None:

@@ -245,6 +245,9 @@ def test_options_from_the_command_line() -> None:
     assert parse_args(["--quick", "--sessions", "2"]).sessions == 2
     assert (quick.providers, quick.clients, quick.micro) == (("gemini",), ("ours",), False)
     assert parse_args(["--profile", "ours:gemini"]).profile == ("ours", "gemini")
+    # Paced sessions in phase by default; spread over one 20 ms chunk period on request.
+    assert parse_args([]).paced_stagger == 0.0
+    assert parse_args(["--paced-spread"]).paced_stagger == pytest.approx(0.02)
     with pytest.raises(SystemExit):
         parse_args(["--sessions", "0"])
     with pytest.raises(SystemExit):
