@@ -550,22 +550,28 @@ async def test_openai_drop_mid_response_settles_it_as_interrupted() -> None:
 # --------------------------------------------------------------------------- history
 
 
-async def test_gemini_history_after_tools_and_a_barge_in_then_export_import() -> None:
-    @rt.tool
-    async def get_weather(city: str) -> dict[str, Any]:
-        """Weather for a city."""
-        return {"city": city, "sky": "clear"}
+@rt.tool
+async def get_weather(city: str) -> dict[str, Any]:
+    """Weather for a city."""
+    return {"city": city, "sky": "clear"}
 
-    scenario = Scenario(
+
+def weather_then_a_long_reply(last: str) -> Scenario:
+    """A tool call answered, a long reply (to cut), then `last`."""
+    return Scenario(
         turns=[
             Turn(
                 tool_calls=[PlannedToolCall("get_weather", {"city": "Oslo"})],
                 reply="Clear in Oslo.",
             ),
             Turn(reply=LONG),
-            Turn(reply="Sure."),
+            Turn(reply=last),
         ]
     )
+
+
+async def test_gemini_history_after_tools_and_a_barge_in_then_export_import() -> None:
+    scenario = weather_then_a_long_reply("Sure.")
     fake = FakeGemini(speed=10.0)
     with trio.fail_after(20):
         async with open_fake_server(scenario=scenario, handlers={"gemini": fake}) as server:
@@ -620,21 +626,7 @@ async def test_gemini_history_after_tools_and_a_barge_in_then_export_import() ->
 
 
 async def test_openai_history_with_a_tool_and_a_cut_reply_then_export_import() -> None:
-    @rt.tool
-    async def get_weather(city: str) -> dict[str, Any]:
-        """Weather for a city."""
-        return {"city": city, "sky": "clear"}
-
-    scenario = Scenario(
-        turns=[
-            Turn(
-                tool_calls=[PlannedToolCall("get_weather", {"city": "Oslo"})],
-                reply="Clear in Oslo.",
-            ),
-            Turn(reply=LONG),
-            Turn(reply="Okay."),
-        ]
-    )
+    scenario = weather_then_a_long_reply("Okay.")
     with trio.fail_after(20):
         async with open_fake_server(speed=10.0, scenario=scenario) as server:
             async with session_on(openai(server, tools=[get_weather])) as session:

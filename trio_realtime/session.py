@@ -984,10 +984,10 @@ class RealtimeSession:
         cancelling that wait queues nothing more of this frame (chunks
         queued before it stay queued). Otherwise a cancellation takes
         effect only at the start, before anything of the frame is queued or
-        sent: once it is, the call returns normally. When nothing is queued, a chunk is
-        written from the caller's task: a cancellation that arrives once part
-        of it is out takes effect when it is written whole (the transport
-        never tears a message). While the session moves to a new
+        sent: once it is, the call returns normally. When nothing is
+        queued, a chunk is written from the caller's task: a cancellation
+        that arrives once part of it is out takes effect when it is written
+        whole (the transport never tears a message). While the session moves to a new
         connection it never waits: chunks go to the gap buffer
         (``ConnectionOptions.gap_audio_seconds``, oldest dropped past it) and
         are sent in order once the new connection is ready.
