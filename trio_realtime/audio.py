@@ -149,9 +149,11 @@ class AudioFrame:
                 f"got {len(data)} bytes"
             )
         frame = object.__new__(cls)
-        object.__setattr__(frame, "samples", np.frombuffer(data, dtype=_LE_INT16))
-        object.__setattr__(frame, "sample_rate", sample_rate)
-        object.__setattr__(frame, "channels", 1)
+        # The slots' own setters: what the frozen class's __init__ does, minus
+        # its validation (once per received chunk).
+        _SET_SAMPLES(frame, np.frombuffer(data, dtype=_LE_INT16))
+        _SET_RATE(frame, sample_rate)
+        _SET_CHANNELS(frame, 1)
         return frame
 
     @classmethod
@@ -319,6 +321,12 @@ class AudioFrame:
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+
+# The slot setters of AudioFrame's fields, for `AudioFrame.from_pcm16_mono`.
+_SET_SAMPLES = AudioFrame.__dict__["samples"].__set__
+_SET_RATE = AudioFrame.__dict__["sample_rate"].__set__
+_SET_CHANNELS = AudioFrame.__dict__["channels"].__set__
 
 
 def _downmix(samples: npt.NDArray[np.int16], dtype: type[np.floating[Any]]) -> Any:

@@ -217,6 +217,31 @@ class AudioOut(Event):
     raw: Any = attrs.field(default=None, eq=False, repr=False)
 
 
+_AUDIO_OUT_SLOTS = AudioOut.__dict__
+_SET_FRAME = _AUDIO_OUT_SLOTS["frame"].__set__
+_SET_RESPONSE_ID = _AUDIO_OUT_SLOTS["response_id"].__set__
+_SET_ITEM_ID = _AUDIO_OUT_SLOTS["item_id"].__set__
+_SET_GENERATION = _AUDIO_OUT_SLOTS["generation"].__set__
+_SET_RAW = _AUDIO_OUT_SLOTS["raw"].__set__
+
+
+def _new_audio_out(
+    frame: AudioFrame, response_id: str | None, item_id: str | None, generation: int, raw: Any
+) -> AudioOut:
+    """`AudioOut` for the protocols' receive hot path (same fields, no keyword parsing).
+
+    Internal: one per received audio chunk, where ``AudioOut(...)`` costs
+    twice as much.
+    """
+    ev = object.__new__(AudioOut)
+    _SET_FRAME(ev, frame)
+    _SET_RESPONSE_ID(ev, response_id)
+    _SET_ITEM_ID(ev, item_id)
+    _SET_GENERATION(ev, generation)
+    _SET_RAW(ev, raw)
+    return ev
+
+
 @attrs.frozen
 class TextOut(Event):
     """A fragment of the assistant's text output (text modality).

@@ -16,7 +16,6 @@ without copying.
 
 from __future__ import annotations
 
-import binascii
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -26,6 +25,7 @@ import cattrs
 from .._wire import (
     NOT_GIVEN,
     NotGiven,
+    audio_b64decode,
     decode_json,
     deep_merge,
     encode_json,
@@ -299,6 +299,7 @@ def audio_parts(
     if role is not NOT_GIVEN and type(role) is not str:
         return None
     out: list[tuple[str, bytes]] = []
+    blobs: list[dict[str, Any]] = []
     for part in parts:
         if type(part) is not dict or len(part) != 1:
             return None
@@ -309,14 +310,14 @@ def audio_parts(
         text = blob.get("data")
         if type(mime) is not str or type(text) is not str:
             return None
-        try:
-            audio = binascii.a2b_base64(text, strict_mode=True)
-        except binascii.Error:
+        audio = audio_b64decode(text)
+        if audio is None:
             return None
         out.append((mime, audio))
-    if keep_decoded:
-        for part, (_mime, audio) in zip(parts, out, strict=True):
-            part["inlineData"]["data"] = audio
+        blobs.append(blob)
+    if keep_decoded:  # only once every part matched: `value` is untouched otherwise
+        for blob, (_mime, audio) in zip(blobs, out, strict=True):
+            blob["data"] = audio
     return role, out
 
 

@@ -55,7 +55,6 @@ Behaviour worth knowing:
 
 from __future__ import annotations
 
-import binascii
 import functools
 import json
 import sys
@@ -65,7 +64,7 @@ from typing import Any, Literal
 import attrs
 
 from .._turns import TurnAccumulator
-from .._wire import NOT_GIVEN, NotGiven, decode_json
+from .._wire import NOT_GIVEN, NotGiven, b64encode, decode_json
 from ..audio import AudioError, AudioFrame
 from ..errors import ProtocolError
 from ..events import (
@@ -99,6 +98,7 @@ from ..events import (
     Transcript,
     UpdateSession,
     Usage,
+    _new_audio_out,
 )
 from ..history import HistoryItem
 from . import messages as m
@@ -131,8 +131,6 @@ def _local(message: str) -> ProtocolError:
     return ProtocolError(message, side="local")
 
 
-@functools.lru_cache(maxsize=64)
-@functools.lru_cache(maxsize=64)
 @functools.lru_cache(maxsize=64)
 def _audio_rate(mime: str) -> int | None:
     """The sample rate of a raw PCM MIME type, or None when it is not raw PCM audio.
@@ -384,14 +382,7 @@ class GeminiProtocol(RealtimeProtocol):
                 raise ProtocolError(
                     f"The Gemini server sent unusable audio in {self._response_id}: {exc}."
                 ) from None
-            events.append(
-                AudioOut(
-                    frame=frame,
-                    response_id=self._response_id,
-                    generation=self._generation,
-                    raw=value,
-                )
-            )
+            events.append(_new_audio_out(frame, self._response_id, None, self._generation, value))
         return events
 
     def _unknown(self, msg: m.UnknownServerMessage) -> list[Event]:
@@ -841,10 +832,10 @@ class GeminiProtocol(RealtimeProtocol):
         samples = frame.samples
         if _LITTLE and samples.flags.c_contiguous and samples.dtype.byteorder in ("=", "<"):
             # Straight from the array's buffer: no intermediate bytes copy.
-            b64 = binascii.b2a_base64(memoryview(samples), newline=False)  # type: ignore[arg-type]
+            b64 = b64encode(memoryview(samples))  # type: ignore[arg-type]
         else:
-            b64 = binascii.b2a_base64(frame.to_bytes(), newline=False)
-        return _AUDIO_PREFIX + b64.decode("ascii") + _AUDIO_SUFFIX
+            b64 = b64encode(frame.to_bytes())
+        return _AUDIO_PREFIX + b64 + _AUDIO_SUFFIX
 
     def __repr__(self) -> str:
         return (

@@ -11,7 +11,6 @@ shortcut that decodes the base64 once and builds the object directly.
 
 from __future__ import annotations
 
-import binascii
 import json
 import types
 import typing
@@ -24,6 +23,8 @@ import cattrs
 from .._wire import (
     NOT_GIVEN,
     NotGiven,
+    audio_b64decode,
+    b64encode,
     decode_json,
     encode_json,
     make_converter,
@@ -253,9 +254,8 @@ def audio_delta_values(d: dict[str, Any]) -> tuple[str, str, str, int, int, byte
         and type(delta) is str
     ):
         return None
-    try:
-        audio = binascii.a2b_base64(delta, strict_mode=True)
-    except (binascii.Error, ValueError):
+    audio = audio_b64decode(delta)
+    if audio is None:
         return None  # the slow path reports it with its path
     return ev, resp, item, out, cont, audio
 
@@ -288,17 +288,15 @@ def _fast_append(d: dict[str, Any]) -> m.InputAudioBufferAppend | None:
     audio = d["audio"]
     if type(audio) is not str:
         return None
-    try:
-        data = binascii.a2b_base64(audio, strict_mode=True)
-    except (binascii.Error, ValueError):
+    data = audio_b64decode(audio)
+    if data is None:
         return None
     return m.InputAudioBufferAppend(audio=data, event_id=event_id)
 
 
 def encode_audio_append(audio: bytes | bytearray | memoryview) -> str:
     """Encode an ``input_audio_buffer.append`` straight from PCM bytes (the hot path)."""
-    b64 = binascii.b2a_base64(audio, newline=False).decode("ascii")
-    return '{"type":"input_audio_buffer.append","audio":"' + b64 + '"}'
+    return '{"type":"input_audio_buffer.append","audio":"' + b64encode(audio) + '"}'
 
 
 def _encode_audio_delta(ev: m.ResponseOutputAudioDelta) -> str:
@@ -314,8 +312,7 @@ def _encode_audio_delta(ev: m.ResponseOutputAudioDelta) -> str:
         separators=(",", ":"),
         ensure_ascii=False,
     )
-    b64 = binascii.b2a_base64(ev.delta, newline=False).decode("ascii")
-    return head[:-1] + ',"delta":"' + b64 + '"}'
+    return head[:-1] + ',"delta":"' + b64encode(ev.delta) + '"}'
 
 
 # --------------------------------------------------------------------------- public API

@@ -59,7 +59,6 @@ from ..audio import AudioError, AudioFrame
 from ..errors import ProtocolError
 from ..events import (
     ApproveMcp,
-    AudioOut,
     ClearAudio,
     Command,
     CommitAudio,
@@ -92,6 +91,7 @@ from ..events import (
     Transcript,
     UpdateSession,
     Usage,
+    _new_audio_out,
 )
 from ..history import HistoryItem
 from . import messages as m
@@ -706,15 +706,7 @@ class OpenAIProtocol(RealtimeProtocol):
             item = self._track(item_id, response_id, content_index)
         item.received_bytes += len(audio)
         self._last_item = item
-        return [
-            AudioOut(
-                frame=frame,
-                response_id=response_id,
-                item_id=item_id,
-                generation=self._generation,
-                raw=raw,
-            )
-        ]
+        return [_new_audio_out(frame, response_id, item_id, self._generation, raw)]
 
     def _track(self, item_id: str, response_id: str, content_index: int) -> _ItemAudio:
         item = _ItemAudio(item_id, response_id, content_index)
