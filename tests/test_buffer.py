@@ -190,6 +190,51 @@ async def test_a_waiting_reader_is_woken_and_a_cancelled_wait_loses_nothing() ->
     assert got == ["a2"]
 
 
+async def test_a_waiting_reader_gets_the_event_handed_over_stale_audio_never() -> None:
+    """The reader parked on an empty buffer takes the next event directly; events
+    put before it runs wait in order behind it, stale audio is dropped, and
+    close ends the wait."""
+    buffer = EventBuffer(max_events=100, max_bytes=10**6)
+    got: list[str] = []
+
+    async def read(n: int) -> None:
+        for _ in range(n):
+            got.append(label(await buffer.get()))
+
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(read, 3)
+            await trio.testing.wait_all_tasks_blocked()
+            buffer.put(audio(1))  # handed over: nothing buffered
+            assert buffer.statistics().events_buffered == 0
+            buffer.put(audio(2))  # the reader has not run yet: buffered
+            buffer.put(TextOut("t"))
+            assert buffer.statistics().events_buffered == 2
+        assert got == ["a1", "a2", "x:t"]
+        assert buffer.statistics().events_buffered == 0
+
+        got.clear()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(read, 1)
+            await trio.testing.wait_all_tasks_blocked()
+            buffer.purge_stale(1)
+            buffer.put(audio(3, generation=0))  # stale: the reader keeps waiting
+            await trio.testing.wait_all_tasks_blocked()
+            assert got == []
+            buffer.put(audio(4, generation=1))
+        assert got == ["a4"]
+        assert buffer.statistics().stale_audio_dropped == 1
+
+        async def read_to_end() -> None:
+            with pytest.raises(trio.EndOfChannel):
+                await buffer.get()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(read_to_end)
+            await trio.testing.wait_all_tasks_blocked()
+            buffer.close()
+
+
 async def test_two_readers_are_refused() -> None:
     buffer = EventBuffer(max_events=100, max_bytes=10**6)
     async with trio.open_nursery() as nursery:

@@ -43,14 +43,13 @@ Fairness: `get` returns buffered events without waiting, but yields to the
 scheduler once per `YIELD_EVERY` events, so a consumer that never has to wait
 still lets other tasks run.
 
-Cost, measured against the deque + `trio.lowlevel.ParkingLot` this replaced
-(a producer task putting events, the reader task taking them): when events
-arrive in batches (eight per wake-up) the channel is faster (2.1 against
-2.7 µs per event, from ``receive_nowait``); when every event wakes the
-reader it is slower (about 14 against 12 µs per event, trio's channel
-``receive`` does more bookkeeping per wait than a parking lot), which at 50
-chunks a second is about 0.1 ms of CPU per session-second, below what the
-end-to-end benchmark can tell apart (about 1 %). Kept on the channel.
+Waiting: at real-time pace the application's task is usually already
+waiting in `get` when an event arrives. Then `put` hands the event straight
+to it (``trio.lowlevel.reschedule``), past the channel: a channel's
+``receive`` on an empty channel raises and catches ``WouldBlock`` and keeps
+more bookkeeping per wait than one parked task needs. Events that find
+nobody waiting go through the channel as described above, so a consumer
+that reads in batches keeps ``receive_nowait``'s speed.
 """
 
 from __future__ import annotations
@@ -60,6 +59,7 @@ import math
 from collections import deque
 
 import attrs
+import outcome
 import trio
 
 from .events import AudioOut, Event, Transcript
@@ -145,6 +145,10 @@ class EventBuffer:
         #: Audio of another generation is stale (`purge_stale` moves it on).
         self.generation = 0
         self._getting = False
+        #: The task parked in `get` on an empty buffer, waiting for `put`.
+        self._waiter: trio.lowlevel.Task | None = None
+        #: Items (events, runs, shells) in the channel.
+        self._queued = 0
         self._unyielded = 0
         self._closed = False
         #: Whether more than twice ``max_events`` events that cannot be dropped wait.
@@ -163,6 +167,15 @@ class EventBuffer:
         """
         if self._closed:
             return
+        waiter = self._waiter
+        if waiter is not None:
+            # `get` waits on an empty buffer: the event goes straight to it.
+            if type(event) is AudioOut and event.generation != self.generation:
+                self._stale += 1
+                return
+            self._waiter = None
+            trio.lowlevel.reschedule(waiter, outcome.Value(event))
+            return
         self._count += 1
         kind = type(event)
         if kind is AudioOut or (kind is Transcript and not event.final):  # type: ignore[attr-defined]
@@ -173,6 +186,7 @@ class EventBuffer:
                 self._loose = event
                 self._tail = None
                 self._send.send_nowait(event)
+                self._queued += 1
             else:
                 tail = self._tail
                 if tail is not None:
@@ -181,9 +195,11 @@ class EventBuffer:
                     tail = self._tail = _Run(event)
                     self._runs.append(tail)
                     self._send.send_nowait(tail)
+                    self._queued += 1
         else:
             self._tail = None
             self._send.send_nowait(event)
+            self._queued += 1
         if self._count > self._max_events or self._bytes > self._max_bytes:
             self._overflow()
 
@@ -262,6 +278,10 @@ class EventBuffer:
             self._closed = True
             self._tail = None
             self._send.close()
+            waiter = self._waiter
+            if waiter is not None:
+                self._waiter = None
+                trio.lowlevel.reschedule(waiter, outcome.Error(trio.EndOfChannel()))
 
     # ------------------------------------------------------------------ reader side
 
@@ -280,7 +300,7 @@ class EventBuffer:
         try:
             if self._count or self._skip:
                 await trio.lowlevel.checkpoint_if_cancelled()
-            # (else nothing is buffered: the channel's wait below is the cancel point)
+            # (else nothing is buffered: the wait below is the cancel point)
             while True:
                 event = self._pop()
                 if event is not None:
@@ -291,7 +311,15 @@ class EventBuffer:
                         await trio.lowlevel.cancel_shielded_checkpoint()
                     return event
                 self._unyielded = 0
+                if not self._queued:
+                    if self._closed:
+                        await trio.lowlevel.checkpoint_if_cancelled()
+                        raise trio.EndOfChannel
+                    # Parked until `put` hands an event over or `close` ends the stream.
+                    self._waiter = trio.lowlevel.current_task()
+                    return await trio.lowlevel.wait_task_rescheduled(self._abort_wait)  # type: ignore[no-any-return]
                 item = await self._receive.receive()
+                self._queued -= 1
                 if isinstance(item, _Run):
                     self._current = item
                     continue
@@ -300,6 +328,11 @@ class EventBuffer:
                     return taken
         finally:
             self._getting = False
+
+    def _abort_wait(self, _: object) -> trio.lowlevel.Abort:
+        """The parked `get` was cancelled: `put` has nobody to hand events to."""
+        self._waiter = None
+        return trio.lowlevel.Abort.SUCCEEDED
 
     def _pop(self) -> Event | None:
         """The next buffered event that is not stale, or `None` if none is buffered."""
@@ -329,6 +362,7 @@ class EventBuffer:
                 item = self._receive.receive_nowait()
             except (trio.WouldBlock, trio.EndOfChannel):
                 return None
+            self._queued -= 1
             if isinstance(item, _Run):
                 self._current = item
                 continue
