@@ -17,7 +17,10 @@ confirms it got all of the input. What one worker reports (`PacedResult`):
 The clients are those of `benchmarks.clients` made paced: ``bare`` (a reader
 and a writer loop per session on trio-websocket, orjson, 64 KiB reads),
 ``ours`` (``send_audio`` + ``events()``, keepalive pings on as shipped) and
-``sdk`` (the official asyncio SDKs).
+``sdk`` (the official asyncio SDKs). ``bare64`` is the bare loop with
+pybase64's base64 instead of the standard library's (what trio_realtime
+uses): a baseline for `run_paced`'s ``baseline`` that separates what the
+library gains from a faster base64 from what it gains elsewhere.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import functools
 import gc
 import json
 import ssl
@@ -38,6 +42,7 @@ from typing import Any, cast
 import attrs
 import numpy as np
 import orjson
+import pybase64
 import trio
 import trio_websocket
 
@@ -49,7 +54,7 @@ from .loadserver import CHUNK_MS, GEMINI_PATH, OPENAI_PATH, pcm_chunk, sent_ns
 
 __all__ = ["PACED_CLIENTS", "PacedResult", "measure_paced"]
 
-PACED_CLIENTS = ("bare", "ours", "sdk")
+PACED_CLIENTS = ("bare", "bare64", "ours", "sdk")
 _STEP = CHUNK_MS / 1000
 
 
@@ -142,6 +147,18 @@ async def _trio_start(run: _Run, go: trio.Event) -> None:
         await trio.sleep(run.offset())
 
 
+def _stdlib_b64encode(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+#: A base64 encoder (bytes to text) and decoder (text to bytes).
+_Base64 = tuple[Callable[[bytes], str], Callable[[str], bytes]]
+#: The standard library's, for ``bare``.
+_STDLIB: _Base64 = (_stdlib_b64encode, base64.b64decode)
+#: pybase64's (SIMD), for ``bare64``.
+_PYBASE64: _Base64 = (pybase64.b64encode_as_string, pybase64.b64decode)
+
+
 async def _paced_sends(send: Callable[[], Awaitable[None]], chunks: int) -> None:
     start = trio.current_time()
     for i in range(chunks):
@@ -151,9 +168,17 @@ async def _paced_sends(send: Callable[[], Awaitable[None]], chunks: int) -> None
 
 @asynccontextmanager
 async def bare_session(
-    provider: str, url: str, ctx: ssl.SSLContext | None
+    provider: str,
+    url: str,
+    ctx: ssl.SSLContext | None,
+    *,
+    b64encode: Callable[[bytes], str] = _stdlib_b64encode,
 ) -> AsyncIterator[tuple[trio_websocket.WebSocketConnection, Callable[[], Awaitable[None]]]]:
-    """The bare loop's connection after the provider's handshake, and its chunk sender."""
+    """The bare loop's connection after the provider's handshake, and its chunk sender.
+
+    `b64encode` turns each chunk into its base64 text (the standard library's
+    by default).
+    """
     openai = provider == "openai"
     pcm = pcm_chunk(OPENAI_INPUT_RATE if openai else GEMINI_INPUT_RATE)
     header = (b"Authorization", b"Bearer bench") if openai else (b"x-goog-api-key", b"bench")
@@ -174,7 +199,7 @@ async def bare_session(
                 pass
 
             async def send() -> None:
-                b64 = base64.b64encode(pcm).decode("ascii")
+                b64 = b64encode(pcm)
                 msg = orjson.dumps({"type": "input_audio_buffer.append", "audio": b64})
                 await ws.send_message(msg.decode())
 
@@ -184,15 +209,23 @@ async def bare_session(
             assert "setupComplete" in orjson.loads(await ws.get_message())
 
             async def send() -> None:
-                b64 = base64.b64encode(pcm).decode("ascii")
+                b64 = b64encode(pcm)
                 audio = {"mimeType": "audio/pcm;rate=16000", "data": b64}
                 await ws.send_message(orjson.dumps({"realtimeInput": {"audio": audio}}).decode())
 
         yield ws, send
 
 
-async def _bare_openai(url: str, ctx: ssl.SSLContext | None, run: _Run, go: trio.Event) -> None:
-    async with bare_session("openai", url, ctx) as (ws, send):
+async def _bare_openai(
+    url: str,
+    ctx: ssl.SSLContext | None,
+    run: _Run,
+    go: trio.Event,
+    *,
+    b64: _Base64 = _STDLIB,
+) -> None:
+    b64encode, b64decode = b64
+    async with bare_session("openai", url, ctx, b64encode=b64encode) as (ws, send):
         await _trio_start(run, go)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_paced_sends, send, run.chunks)
@@ -200,13 +233,21 @@ async def _bare_openai(url: str, ctx: ssl.SSLContext | None, run: _Run, go: trio
                 d = orjson.loads(await ws.get_message())
                 kind = d["type"]
                 if kind == "response.output_audio.delta":
-                    run.got(np.frombuffer(base64.b64decode(d["delta"]), dtype="<i2"))
+                    run.got(np.frombuffer(b64decode(d["delta"]), dtype="<i2"))
                 elif kind == "input_audio_buffer.committed":
                     break
 
 
-async def _bare_gemini(url: str, ctx: ssl.SSLContext | None, run: _Run, go: trio.Event) -> None:
-    async with bare_session("gemini", url, ctx) as (ws, send):
+async def _bare_gemini(
+    url: str,
+    ctx: ssl.SSLContext | None,
+    run: _Run,
+    go: trio.Event,
+    *,
+    b64: _Base64 = _STDLIB,
+) -> None:
+    b64encode, b64decode = b64
+    async with bare_session("gemini", url, ctx, b64encode=b64encode) as (ws, send):
         await _trio_start(run, go)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_paced_sends, send, run.chunks)
@@ -217,7 +258,7 @@ async def _bare_gemini(url: str, ctx: ssl.SSLContext | None, run: _Run, go: trio
                     for part in turn["parts"]:
                         inline = part.get("inlineData")
                         if inline is not None:
-                            data = base64.b64decode(inline["data"])
+                            data = b64decode(inline["data"])
                             run.got(np.frombuffer(data, dtype="<i2"))
                 if content.get("turnComplete"):
                     break
@@ -265,6 +306,8 @@ def _ours_gemini(
 _TRIO: dict[tuple[str, str], Callable[..., Awaitable[None]]] = {
     ("bare", "openai"): _bare_openai,
     ("bare", "gemini"): _bare_gemini,
+    ("bare64", "openai"): functools.partial(_bare_openai, b64=_PYBASE64),
+    ("bare64", "gemini"): functools.partial(_bare_gemini, b64=_PYBASE64),
     ("ours", "openai"): _ours_openai,
     ("ours", "gemini"): _ours_gemini,
 }

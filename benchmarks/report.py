@@ -39,6 +39,14 @@ class PacedCell:
     def _mine(self) -> list[PacedResult]:
         return [r.a if r.a.client == self.client else r.b for r in self.rounds]
 
+    @property
+    def baseline(self) -> str:
+        """The client this one was paired with (``bare`` unless asked otherwise)."""
+        first = self.rounds[0] if self.rounds else None
+        if first is None:
+            return "bare"
+        return first.b.client if first.a.client == self.client else first.a.client
+
     def _bare(self) -> list[PacedResult]:
         return [r.b if r.a.client == self.client else r.a for r in self.rounds]
 
@@ -102,8 +110,12 @@ def run_paced(
     out: TextIO = sys.stdout,
     lead: float = 8.0,
     stagger: float = 0.0,
+    baseline: str = "bare",
 ) -> list[PacedCell]:
-    """Run the paired rounds: each of `clients` against ``bare``, started together.
+    """Run the paired rounds: each of `clients` against `baseline`, started together.
+
+    The baseline is the bare loop (``bare``), or ``bare64`` for the bare loop
+    with pybase64; its rows carry its name, the ratio column stays "vs bare".
 
     With `stagger`, each process spreads its sessions' chunks over that many
     seconds (one chunk period: as independent calls arrive) instead of all
@@ -125,7 +137,9 @@ def run_paced(
                     mine = [PacedCell(c, provider, transport, sessions) for c in clients]
                     for r in range(rounds):
                         for cell in mine if r % 2 == 0 else mine[::-1]:
-                            pair = (cell.client, "bare") if r % 2 == 0 else ("bare", cell.client)
+                            pair = (
+                                (cell.client, baseline) if r % 2 == 0 else (baseline, cell.client)
+                            )
                             result = run_pair(
                                 pair,
                                 provider,
@@ -142,7 +156,7 @@ def run_paced(
                             bare = result.b if ours is result.a else result.a
                             print(
                                 f"  round {r + 1}: {provider:6} {transport:5} {cell.client:4} "
-                                f"{ours.cpu_ms_per_session_second:6.2f} / bare "
+                                f"{ours.cpu_ms_per_session_second:6.2f} / {baseline} "
                                 f"{bare.cpu_ms_per_session_second:6.2f} ms CPU/session-s "
                                 f"= {ours.cpu_s / bare.cpu_s:.2f}x",
                                 file=out,
@@ -159,7 +173,7 @@ def _bare_stats(cells: Sequence[PacedCell], key: tuple[str, str]) -> dict[str, f
         if (c.provider, c.transport) != key:
             continue
         if pooled is None:
-            pooled = PacedCell("bare", c.provider, c.transport, c.sessions)
+            pooled = PacedCell(c.baseline, c.provider, c.transport, c.sessions)
         pooled.rounds.extend(
             PairedRound(r.b, r.a) if r.a.client == c.client else r for r in c.rounds
         )
@@ -188,7 +202,7 @@ def format_paced(cells: Sequence[PacedCell]) -> str:
         rows: list[tuple[str, dict[str, float], str, str]] = []
         if key not in done:
             done.add(key)
-            rows.append(("bare", _bare_stats(cells, key), "1.00x", ""))
+            rows.append((cell.baseline, _bare_stats(cells, key), "1.00x", ""))
         lo, hi = cell.ratio_spread
         rows.append((cell.client, cell.stats("mine"), f"{cell.ratio:.2f}x", f"{lo:.2f}..{hi:.2f}"))
         for client, s, ratio, spread in rows:
@@ -215,6 +229,7 @@ def write_json(path: Path, cells: Sequence[PacedCell], extra: dict[str, Any]) ->
                 "provider": c.provider,
                 "transport": c.transport,
                 "sessions": c.sessions,
+                "baseline": c.baseline,
                 "ratio_to_bare": c.ratio,
                 "ratio_spread": list(c.ratio_spread),
                 "client_medians": c.stats("mine"),
@@ -229,7 +244,12 @@ def write_json(path: Path, cells: Sequence[PacedCell], extra: dict[str, Any]) ->
     path.write_text(json.dumps(data, indent=1) + "\n")
 
 
-_COLOURS = {"bare": (120, 120, 120), "ours": (31, 119, 180), "sdk": (255, 127, 14)}
+_COLOURS = {
+    "bare": (120, 120, 120),
+    "bare64": (90, 90, 90),
+    "ours": (31, 119, 180),
+    "sdk": (255, 127, 14),
+}
 
 
 def write_chart(path: Path, cells: Sequence[PacedCell]) -> None:
@@ -242,7 +262,7 @@ def write_chart(path: Path, cells: Sequence[PacedCell]) -> None:
     groups: list[tuple[str, dict[str, float]]] = []
     for key in dict.fromkeys((c.provider, c.transport) for c in cells):
         mine = [c for c in cells if (c.provider, c.transport) == key]
-        values = {"bare": _bare_stats(cells, key)["cpu_ms_per_session_second"]}
+        values = {mine[0].baseline: _bare_stats(cells, key)["cpu_ms_per_session_second"]}
         for c in mine:
             values[c.client] = c.stats("mine")["cpu_ms_per_session_second"]
         groups.append((f"{key[0]} {key[1]}", values))

@@ -59,6 +59,8 @@ class Options:
     paced_sessions: int = 20
     paced_seconds: float = 10.0
     paced_stagger: float = 0.0
+    #: The paced scenario's baseline: ``bare``, or ``bare64`` (pybase64 for base64).
+    paced_baseline: str = "bare"
     rounds: int = 7
     transports: tuple[str, ...] = ("plain", "tls")
     #: Where the paced JSON results and chart go (the docs show them from there).
@@ -187,6 +189,7 @@ def run_paced_section(opts: Options, out: TextIO = sys.stdout) -> list[PacedCell
             timeout=opts.timeout,
             out=out,
             stagger=opts.paced_stagger,
+            baseline=opts.paced_baseline,
         )
     print(file=out)
     print(format_paced(cells), file=out)
@@ -443,6 +446,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         "calls) instead of all in phase",
     )
     parser.add_argument(
+        "--paced-baseline",
+        choices=("bare", "bare64"),
+        help="the paced scenario's baseline: the bare loop (bare, the default) or the bare "
+        "loop with pybase64 for base64 (bare64)",
+    )
+    parser.add_argument(
         "--transport", action="append", choices=("plain", "tls"), help="only ws:// or wss://"
     )
     parser.add_argument("--no-paced", action="store_true", help="skip the paced scenario")
@@ -535,6 +544,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         opts.paced_sessions = args.paced_sessions
     if args.paced_seconds is not None:
         opts.paced_seconds = args.paced_seconds
+    if args.paced_baseline is not None:
+        opts.paced_baseline = args.paced_baseline
     if args.paced_spread:
         opts.paced_stagger = CHUNK_MS / 1000
     if args.transport:

@@ -28,8 +28,8 @@ from benchmarks.loadserver import (
     sent_ns,
 )
 from benchmarks.micro import micro_cases, run_micro
-from benchmarks.paced import measure_paced
-from benchmarks.report import format_paced, run_paced, write_chart, write_json
+from benchmarks.paced import PacedResult, PairedRound, measure_paced
+from benchmarks.report import PacedCell, format_paced, run_paced, write_chart, write_json
 from benchmarks.run import (
     Measurement,
     Options,
@@ -320,7 +320,7 @@ def tls_load_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
 
 @pytest.mark.parametrize("provider", ["openai", "gemini"])
 @pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
-@pytest.mark.parametrize("client", ["bare", "ours", "sdk"])
+@pytest.mark.parametrize("client", ["bare", "bare64", "ours", "sdk"])
 def test_paced_worker_moves_all_audio_and_measures_latency(
     tls_load_server: tuple[LoadServer, str], client: str, provider: str, tls: bool
 ) -> None:
@@ -389,6 +389,33 @@ def test_paced_paired_rounds_write_table_json_and_chart(tmp_path: Path) -> None:
         assert image.size == (900, 560)
 
 
+def _paced_result(client: str, cpu_s: float) -> PacedResult:
+    return PacedResult(
+        client, "gemini", False, 2, 50, cpu_s, 1.0, 100, 96000, 1.0, 2.0, 3.0, 0, 0, 0
+    )
+
+
+def test_paced_report_names_the_baseline_it_was_paired_with(tmp_path: Path) -> None:
+    # Two rounds against the pybase64 bare loop, alternating which one is "a".
+    rounds = [
+        PairedRound(_paced_result("ours", 0.20), _paced_result("bare64", 0.25)),
+        PairedRound(_paced_result("bare64", 0.20), _paced_result("ours", 0.30)),
+    ]
+    cell = PacedCell("ours", "gemini", "plain", 2, rounds)
+    assert cell.baseline == "bare64"
+    assert cell.ratio == pytest.approx((0.8 + 1.5) / 2)
+    rows = [line.split()[:5] for line in format_paced([cell]).splitlines()[3:]]
+    # 0.225 s of CPU over 2 sessions x 1 s: 112.5 ms per session-second.
+    assert rows == [
+        ["gemini", "plain", "bare64", "112.50", "1.00x"],
+        ["gemini", "plain", "ours", "125.00", "1.15x"],
+    ]
+    write_json(tmp_path / "paced.json", [cell], {})
+    (entry,) = json.loads((tmp_path / "paced.json").read_text())["paced"]
+    assert (entry["baseline"], entry["client"]) == ("bare64", "ours")
+    assert PacedCell("ours", "gemini", "plain", 2).baseline == "bare"
+
+
 def test_paced_options_from_the_command_line(tmp_path: Path) -> None:
     opts = parse_args([])
     assert (opts.paced, opts.flood, opts.paced_sessions, opts.rounds) == (True, True, 20, 7)
@@ -399,6 +426,10 @@ def test_paced_options_from_the_command_line(tmp_path: Path) -> None:
     assert parse_args(["--quick", "--rounds", "9"]).rounds == 9
     only = parse_args(["--no-flood", "--no-paced"])
     assert (only.paced, only.flood) == (False, False)
+    assert opts.paced_baseline == "bare"
+    assert parse_args(["--paced-baseline", "bare64"]).paced_baseline == "bare64"
+    with pytest.raises(SystemExit):
+        parse_args(["--paced-baseline", "ours"])
     with pytest.raises(SystemExit):
         parse_args(["--rounds", "0"])
 
