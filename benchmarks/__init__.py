@@ -10,7 +10,9 @@ latency and memory per session, plain and TLS, and writes
 ``docs/assets/bench/paced.json`` and ``paced.png`` (``--out`` elsewhere).
 Options: ``--rounds`` (7; ``--quick``: 2), ``--paced-sessions`` (20),
 ``--paced-seconds`` (10), ``--transport plain|tls``, ``--no-paced``,
-``--no-flood``. docs/performance.md explains the figures.
+``--no-flood``, ``--paced-baseline bare64`` (pair with the bare loop using
+pybase64 for base64, as the library does, instead of the standard
+library's). docs/performance.md explains the figures.
 
 Interruption and the latency knee
 ---------------------------------
