@@ -1008,45 +1008,6 @@ async def test_a_send_waits_for_a_frame_in_progress_then_follows_it_whole() -> N
     assert got == [BIG, "second", "third"]
 
 
-class _TaskSteps(trio.abc.Instrument):
-    """Counts the steps one task runs."""
-
-    def __init__(self, task: trio.lowlevel.Task) -> None:
-        self.task = task
-        self.steps = 0
-
-    def before_task_step(self, task: trio.lowlevel.Task) -> None:
-        if task is self.task:
-            self.steps += 1
-
-
-@pytest.mark.parametrize("tls", [False, True], ids=["ws", "wss"])
-async def test_a_send_on_an_idle_connection_costs_one_task_switch(
-    tls: bool, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
-) -> None:
-    """The hot path of every audio chunk sent: the socket write's own
-    schedule point, and no second one for taking the (free) stream lock.
-    (Under TLS trio's SSLStream adds one of its own, for its internal lock.)"""
-    got: list[str | bytes] = []
-    go = trio.Event()
-    go.set()
-    with trio.fail_after(30):
-        async with pausing_tcp_peer(go, got, server_ssl_context if tls else None) as url:
-            async with open_connection(
-                url, ssl_context=client_ssl_context if tls else None, ping_interval=None
-            ) as conn:
-                await conn.send("warm-up")
-                counter = _TaskSteps(trio.lowlevel.current_task())
-                trio.lowlevel.add_instrument(counter)
-                try:
-                    for i in range(5):
-                        await conn.send(f"chunk {i}")
-                finally:
-                    trio.lowlevel.remove_instrument(counter)
-                assert counter.steps == (10 if tls else 5)
-    assert got == ["warm-up", *(f"chunk {i}" for i in range(5))]
-
-
 async def test_a_cancelled_frame_that_cannot_be_finished_drops_the_connection() -> None:
     """The peer never reads again: after close_timeout the socket is dropped
     (1006, no close frame behind the partial one) and the cancel goes on."""
@@ -1288,18 +1249,7 @@ EXPECTED_INTERNALS: dict[str, tuple[list[str], list[str]]] = {
             "self._stream.receive_some(self._receive_buffer_size)",
         ],
     ),
-    # Overridden with the same steps (see _ClientWebSocket._send).
-    "_send": (
-        ["self", "event"],
-        [
-            "data = self._wsproto.send(event)",
-            "async with self._stream_lock:",
-            "await self._stream.send_all(data)",
-            "except (trio.BrokenResourceError, trio.ClosedResourceError):",
-            "await self._abort_web_socket()",
-            "raise ConnectionClosed(self._close_reason) from None",
-        ],
-    ),
+    "_send": (["self", "event"], ["self._stream_lock"]),
     "_handle_message_event": (["self", "event"], []),
     "_handle_ping_event": (["self", "event"], ["self._send(event.response())"]),
     "_handle_accept_connection_event": (["self", "event"], ["self._open_handshake.set()"]),

@@ -117,19 +117,12 @@ class _ClientWebSocket(WebSocketConnection):
     - ``_handle_accept_connection_event`` and ``_close_web_socket``: extended
       to tell the `Connection` that the upgrade completed / the WebSocket closed.
 
-    - ``_send`` (its frame writer, which every send, ping, pong and close
-      frame goes through): the same steps (wsproto encodes, the stream lock
-      serialises the write, a broken stream aborts the WebSocket and raises
-      ``ConnectionClosed``), except that a free lock is taken without a
-      task switch.
-
-    and calls ``_reader_task``, ``_send`` (for a close frame trio-websocket
-    would not send) and ``_abort_web_socket``, and uses the attributes
-    ``_wsproto``, ``_stream``, ``_stream_lock`` and ``_close_reason``.
-    Everything else goes through the public API (``send_message``, ``ping``,
-    ``aclose``, ``closed``). These names are trio-websocket internals:
-    ``pyproject.toml`` pins ``trio-websocket>=0.12.2,<0.13`` and
-    ``tests/test_transport.py`` checks that they still behave as described.
+    and calls ``_reader_task`` and ``_send`` (its locked frame writer, for a
+    close frame trio-websocket would not send). Everything else goes through
+    the public API (``send_message``, ``ping``, ``aclose``, ``closed``).
+    These six names are trio-websocket internals: ``pyproject.toml`` pins
+    ``trio-websocket>=0.12.2,<0.13`` and ``tests/test_transport.py`` checks
+    that they still behave as described.
     """
 
     def __init__(
@@ -221,29 +214,6 @@ class _ClientWebSocket(WebSocketConnection):
     async def _close_web_socket(self, code: int, reason: str | None = None) -> None:
         await super()._close_web_socket(code, reason)
         self.__conn._websocket_closed()
-
-    async def _send(self, event: wsproto.events.Event) -> None:
-        # trio-websocket's frame writer, less one task switch: a trio lock's
-        # acquire() yields to the scheduler even when the lock is free, which
-        # at 50 frames a second per session is one of the three task steps
-        # of every chunk sent. A free lock is taken without yielding; a busy
-        # one is waited for as before, so frames still go out one at a time
-        # in lock order. The write itself is the checkpoint: cancelled before
-        # it starts, nothing is sent (and the lock is released).
-        data = self._wsproto.send(event)
-        lock = self._stream_lock
-        try:
-            lock.acquire_nowait()
-        except trio.WouldBlock:
-            await lock.acquire()
-        try:
-            await self._stream.send_all(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            await self._abort_web_socket()
-            assert self._close_reason is not None
-            raise ConnectionClosed(self._close_reason) from None
-        finally:
-            lock.release()
 
     async def send_close_frame(self, code: int, reason: str) -> None:
         """Send a close frame although trio-websocket already considers the connection closed."""
