@@ -216,52 +216,48 @@ async def bare_session(
         yield ws, send
 
 
-async def _bare_openai(
-    url: str,
-    ctx: ssl.SSLContext | None,
-    run: _Run,
-    go: trio.Event,
-    *,
-    b64: _Base64 = _STDLIB,
-) -> None:
-    b64encode, b64decode = b64
-    async with bare_session("openai", url, ctx, b64encode=b64encode) as (ws, send):
+@asynccontextmanager
+async def _bare_streaming(
+    provider: str, url: str, ctx: ssl.SSLContext | None, run: _Run, go: trio.Event, b64: _Base64
+) -> AsyncIterator[trio_websocket.WebSocketConnection]:
+    """A bare session sending its paced chunks while the caller reads `ws`."""
+    async with bare_session(provider, url, ctx, b64encode=b64[0]) as (ws, send):
         await _trio_start(run, go)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_paced_sends, send, run.chunks)
-            while True:
-                d = orjson.loads(await ws.get_message())
-                kind = d["type"]
-                if kind == "response.output_audio.delta":
-                    run.got(np.frombuffer(b64decode(d["delta"]), dtype="<i2"))
-                elif kind == "input_audio_buffer.committed":
-                    break
+            yield ws
+
+
+async def _bare_openai(
+    url: str, ctx: ssl.SSLContext | None, run: _Run, go: trio.Event, *, b64: _Base64 = _STDLIB
+) -> None:
+    b64decode = b64[1]
+    async with _bare_streaming("openai", url, ctx, run, go, b64) as ws:
+        while True:
+            d = orjson.loads(await ws.get_message())
+            kind = d["type"]
+            if kind == "response.output_audio.delta":
+                run.got(np.frombuffer(b64decode(d["delta"]), dtype="<i2"))
+            elif kind == "input_audio_buffer.committed":
+                break
 
 
 async def _bare_gemini(
-    url: str,
-    ctx: ssl.SSLContext | None,
-    run: _Run,
-    go: trio.Event,
-    *,
-    b64: _Base64 = _STDLIB,
+    url: str, ctx: ssl.SSLContext | None, run: _Run, go: trio.Event, *, b64: _Base64 = _STDLIB
 ) -> None:
-    b64encode, b64decode = b64
-    async with bare_session("gemini", url, ctx, b64encode=b64encode) as (ws, send):
-        await _trio_start(run, go)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_paced_sends, send, run.chunks)
-            while True:
-                content = orjson.loads(await ws.get_message()).get("serverContent", {})
-                turn = content.get("modelTurn")
-                if turn is not None:
-                    for part in turn["parts"]:
-                        inline = part.get("inlineData")
-                        if inline is not None:
-                            data = b64decode(inline["data"])
-                            run.got(np.frombuffer(data, dtype="<i2"))
-                if content.get("turnComplete"):
-                    break
+    b64decode = b64[1]
+    async with _bare_streaming("gemini", url, ctx, run, go, b64) as ws:
+        while True:
+            content = orjson.loads(await ws.get_message()).get("serverContent", {})
+            turn = content.get("modelTurn")
+            if turn is not None:
+                for part in turn["parts"]:
+                    inline = part.get("inlineData")
+                    if inline is not None:
+                        data = b64decode(inline["data"])
+                        run.got(np.frombuffer(data, dtype="<i2"))
+            if content.get("turnComplete"):
+                break
 
 
 async def _ours(
